@@ -1,0 +1,220 @@
+"""The `specialnets` command: list, train, evaluate, export, serve, predict,
+visualize, demo."""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class UsageError(Exception):
+    """A bad argument or input: printed as one line, exit status 2."""
+
+
+def _zoo_name(name):
+    import zoo
+
+    try:
+        zoo.get(name)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    return name
+
+
+def cmd_list(args):
+    import zoo
+
+    for name in zoo.names():
+        entry = zoo.get(name)
+        metrics = entry.weights_info().get("metrics", {})
+        error = metrics.get("validation", {}).get("error")
+        figure = f"validation error {error:.2%}" if error is not None else "no weights"
+        print(f"{name:20s} task={entry.task:10s} {figure:28s} {entry.summary}")
+
+
+def cmd_train(args):
+    from training import train
+
+    info = train.train(
+        _zoo_name(args.name),
+        preset=args.preset,
+        data_dir=args.data_dir,
+        run_dir=args.run_dir,
+        seed=args.seed,
+        epochs=args.epochs,
+        cache_dir=args.cache_dir,
+        verbose=args.verbose,
+    )
+    print(json.dumps(info["metrics"], indent=2))
+    if args.publish:
+        info = train.publish(args.name, args.run_dir or f"runs/{args.name}-{args.preset}")
+        print(f"Published weights with sha256 {info['sha256']}: set it as "
+              f"`weights_sha256` of {args.name} in zoo/.")
+
+
+def cmd_evaluate(args):
+    name = _zoo_name(args.name)
+    if args.export:
+        from exports import verify
+
+        result = verify.evaluate_export(args.export, name, args.data_dir, args.split)
+    else:
+        from training import train
+
+        result = train.evaluate(name, args.weights, args.data_dir, args.split, args.cache_dir)
+    print(json.dumps(result, indent=2))
+
+
+def cmd_export(args):
+    from exports import export, verify
+
+    path = export.export(_zoo_name(args.name), weights=args.weights, base=args.base)
+    if args.verify:
+        verify.run_isolated(path, args.name)
+    print(path)
+
+
+def cmd_serve(args):
+    from exports import server
+
+    server.serve(args.base, args.host, args.port, args.max_request_bytes)
+
+
+def _load_request(path):
+    path = Path(path)
+    if not path.is_file():
+        raise UsageError(f"--input {path}: no such file.")
+    if path.suffix == ".json":
+        from exports import rest
+
+        try:
+            return rest.parse_body(path.read_bytes())
+        except rest.BadRequest as error:
+            raise UsageError(f"--input {path}: {error}") from None
+    if path.suffix in (".npz", ".npy"):
+        import numpy as np
+
+        data = np.load(path)
+        arrays = {k: data[k] for k in data.files} if path.suffix == ".npz" else data
+        if isinstance(arrays, dict):
+            return {"inputs": {k: v.tolist() for k, v in arrays.items()}}
+        return {"inputs": arrays.tolist()}
+    raise UsageError(f"--input {path}: expected a .json request body, an .npz or an .npy.")
+
+
+def cmd_predict(args):
+    body = _load_request(args.input)
+    if args.server:
+        import httpx
+
+        version = f"/versions/{args.version}" if args.version else ""
+        url = f"{args.server.rstrip('/')}/v1/models/{args.name}{version}:predict"
+        try:
+            response = httpx.post(url, json=body, timeout=120)
+        except httpx.HTTPError as error:
+            raise UsageError(f"--server {args.server}: {error}") from None
+        answer = response.json()
+    else:
+        from exports import rest, server
+
+        store = server.ModelStore(args.base)
+        try:
+            answer = store.get(args.name, args.version).predict(body)
+        except (server.NotFound, rest.BadRequest) as error:
+            raise UsageError(str(error)) from None
+    print(json.dumps(answer))
+    if "error" in answer:
+        sys.exit(1)
+
+
+def cmd_visualize(args):
+    from training import visualize
+
+    print(visualize.visualize(_zoo_name(args.name), args.output, args.weights))
+
+
+def cmd_demo(args):
+    from exports import demo
+
+    demo.main(args.base, args.models)
+
+
+def parser():
+    top = argparse.ArgumentParser(prog="specialnets", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="list the zoo models").set_defaults(func=cmd_list)
+
+    p = sub.add_parser("train", help="train a zoo model (resumes an interrupted run)")
+    p.add_argument("name")
+    p.add_argument("--preset", default="paper", choices=["smoke", "quick", "paper"])
+    p.add_argument("--data-dir", help="data directory (default: $SPECIALNETS_DATA)")
+    p.add_argument("--run-dir", help="default: runs/NAME-PRESET")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int, help="override the preset's epochs")
+    p.add_argument("--cache-dir", default="runs/tfds", help="prepared tensorflow-datasets")
+    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="1: progress bar")
+    p.add_argument("--publish", action="store_true", help="copy the weights into zoo/weights")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="held-out error of pretrained weights or an export")
+    p.add_argument("name")
+    p.add_argument("--weights", default="pretrained", help="pretrained or a .weights.h5")
+    p.add_argument("--export", help="evaluate this SavedModel directory, loaded without project code")
+    p.add_argument("--data-dir", help="data directory (default: $SPECIALNETS_DATA)")
+    p.add_argument("--split", default="validation", choices=["train", "validation", "all"])
+    p.add_argument("--cache-dir", default="runs/tfds")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="export to <base>/NAME/<next version>/")
+    p.add_argument("name")
+    p.add_argument("--weights", default="pretrained", help="pretrained or a .weights.h5")
+    p.add_argument("--base", default="runs/exports")
+    p.add_argument("--no-verify", dest="verify", action="store_false",
+                   help="skip loading the export in a process without project code")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("serve", help="serve every export under --base (TF Serving REST API)")
+    p.add_argument("--base", default="runs/exports")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8501, help="0 picks a free port")
+    p.add_argument("--max-request-bytes", type=int, default=32 * 1024 * 1024)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("predict", help="send a request to a server, or run an export locally")
+    p.add_argument("name")
+    p.add_argument("--input", required=True, help="a .json request body, .npz or .npy")
+    p.add_argument("--server", help="e.g. http://127.0.0.1:8501 (default: run locally)")
+    p.add_argument("--base", default="runs/exports", help="exports to run locally")
+    p.add_argument("--version", help="default: the latest")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("visualize", help="write a PNG of what the model does")
+    p.add_argument("name")
+    p.add_argument("--output", help="default: runs/NAME.png")
+    p.add_argument("--weights", default="pretrained")
+    p.set_defaults(func=cmd_visualize)
+
+    p = sub.add_parser("demo", help="export, serve and query every pretrained model")
+    p.add_argument("--base", default="runs/exports")
+    p.add_argument("--models", nargs="*", help="default: every zoo model")
+    p.set_defaults(func=cmd_demo)
+    return top
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (UsageError, ValueError, FileNotFoundError) as error:
+        print(f"specialnets {args.command}: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The main job: export every pretrained zoo model, serve, query, report."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+
+import zoo
+from exports import export, verify
+
+
+def start_server(base, timeout=180):
+    """Starts `specialnets serve --port 0` in a subprocess; returns (process, url)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "exports.cli", "serve", "--base", str(base), "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + timeout
+    line = process.stdout.readline()  # "Serving ... at http://HOST:PORT"
+    if "http://" not in line:
+        process.kill()
+        raise RuntimeError(f"The server did not start: {line!r}")
+    url = line.strip().rsplit(" ", 1)[-1]
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/v1/models/none", timeout=5)
+            return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"The server at {url} did not answer within {timeout} s.")
+
+
+def query(url, name, body, repeats=5):
+    """Posts `body` `repeats` times; returns (answer, median latency in ms)."""
+    timings = []
+    with httpx.Client(timeout=60) as client:
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            response = client.post(f"{url}/v1/models/{name}:predict", json=body)
+            timings.append((time.perf_counter() - start) * 1000)
+    answer = response.json()
+    if response.status_code != 200:
+        raise RuntimeError(f"{name}: the server answered {response.status_code}: {answer}")
+    return answer, sorted(timings[1:])[len(timings[1:]) // 2]
+
+
+def card_metric(card):
+    for split, values in card.get("metrics", {}).items():
+        if "error" in values:
+            return f"{values['error']:.2%} error ({split}, {values.get('examples', '?')})"
+    return "n/a"
+
+
+def main(base="runs/exports", models=None):
+    names = models or zoo.names()
+    rows = []
+    for name in names:
+        path = export.export(name, base=base)
+        verify.run_isolated(path, name)
+        print(f"exported and verified {path}", flush=True)
+        rows.append((name, path))
+    process, url = start_server(base)
+    try:
+        table = []
+        for name, path in rows:
+            entry = zoo.get(name)
+            card = json.loads((path / "assets.extra" / "model_card.json").read_text())
+            body = export.example_request(entry, rows=2)
+            answer, latency = query(url, name, body)
+            first = answer["predictions"][0]
+            shown = {k: v for k, v in first.items() if not isinstance(v, list)} or first
+            table.append((name, path.name, card_metric(card), entry.paper_result,
+                          json.dumps(shown), f"{latency:.1f}"))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    header = ("model", "version", "held-out metric (model card)", "paper",
+              "REST answer (1st instance)", "latency ms (2 instances)")
+    widths = [max(len(str(r[i])) for r in table + [header]) for i in range(len(header))]
+    print()
+    for row in [header, tuple("-" * w for w in widths)] + table:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    print(f"\nServer at {url} stopped. Serve the exports yourself: specialnets serve --base {base}")

@@ -1,0 +1,164 @@
+"""SavedModel export in TF Serving's layout: `specialnets export`."""
+
+import datetime
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import zoo
+from exports import warmup
+
+DEFAULT_BASE = "runs/exports"
+SIGNATURE = "serving_default"
+
+
+def versions(model_dir):
+    """The integer versions under `model_dir`, ascending."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        return []
+    return sorted(int(p.name) for p in model_dir.iterdir() if p.name.isdigit())
+
+
+def signature_info(entry):
+    """The registry's serving signature as plain JSON."""
+
+    def describe(infos):
+        return {
+            i.name: {"dtype": i.dtype, "shape": list(i.shape), "description": i.description}
+            for i in infos
+        }
+
+    return {"inputs": describe(entry.inputs), "outputs": describe(entry.outputs)}
+
+
+def weights_info(entry, weights="pretrained"):
+    """What trained `weights`: the zoo's record, or a run's `metrics.json`."""
+    if weights == "pretrained":
+        return entry.weights_info()
+    run_record = Path(weights).with_name("metrics.json")
+    return json.loads(run_record.read_text()) if run_record.exists() else {}
+
+
+def load_model(entry, weights="pretrained"):
+    """The pretrained model, or one built for and loaded from a weights file.
+
+    A weights file inside a training run directory is built with that run's
+    configuration (its `metrics.json`); any other with the `paper` preset.
+    """
+    if weights == "pretrained":
+        return entry.load_pretrained()
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"`--weights` {path}: no such file (a .weights.h5).")
+    config = weights_info(entry, weights).get("model_config")
+    model = entry.builder(**config) if config else entry.build("paper")
+    model.load_weights(path)
+    return model
+
+
+def write_saved_model(entry, model, path):
+    """Writes `model` as a SavedModel whose `serving_default` is the entry's."""
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name=SIGNATURE,
+        fn=entry.serving_fn(model),
+        input_signature=[
+            tf.TensorSpec(i.shape, tf.dtypes.as_dtype(i.dtype), name=i.name)
+            for i in entry.inputs
+        ],
+    )
+    archive.write_out(str(path), verbose=False)
+
+
+def model_card(entry, version, weights):
+    info = weights_info(entry, weights)
+    return {
+        "name": entry.name,
+        "version": version,
+        "summary": entry.summary,
+        "signature_name": SIGNATURE,
+        "signature": signature_info(entry),
+        "weights": "pretrained" if weights == "pretrained" else str(weights),
+        "training_command": info.get("command"),
+        "data": info.get("data"),
+        "metrics": info.get("metrics", {}),
+        "paper_result": entry.paper_result,
+        "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def export(name, weights="pretrained", base=DEFAULT_BASE):
+    """Exports zoo model `name` to `<base>/<name>/<next version>/`; returns it.
+
+    The export is written to a hidden temporary directory beside the
+    versions (TF Serving ignores non-numeric names) and renamed into place,
+    so a version directory is never partial and never overwritten.
+    """
+    entry = zoo.get(name)
+    model = load_model(entry, weights)
+    model_dir = Path(base) / name
+    model_dir.mkdir(parents=True, exist_ok=True)
+    tmp = model_dir / f".tmp-export-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        write_saved_model(entry, model, tmp)
+        extra = tmp / "assets.extra"
+        extra.mkdir()
+        warmup.write_requests(extra / warmup.FILENAME, name, entry.example_inputs())
+        version = (versions(model_dir) or [0])[-1] + 1
+        while True:
+            card = model_card(entry, version, weights)
+            (extra / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+            target = model_dir / str(version)
+            try:
+                target.mkdir()  # claims the version; fails if it exists
+            except FileExistsError:
+                version += 1
+                continue
+            os.replace(tmp, target)  # replaces only the empty directory we claimed
+            break
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    write_models_config(base)
+    return target
+
+
+def write_models_config(base=DEFAULT_BASE):
+    """Writes `<base>/models.config` for `tensorflow_model_server
+    --model_config_file`, listing every model with at least one version."""
+    base = Path(base)
+    models = [
+        p for p in sorted(base.iterdir()) if p.is_dir() and versions(p)
+    ] if base.is_dir() else []
+    entries = "".join(
+        "  config {\n"
+        f"    name: \"{p.name}\"\n"
+        f"    base_path: \"{p.resolve()}\"\n"
+        "    model_platform: \"tensorflow\"\n"
+        "  }\n"
+        for p in models
+    )
+    path = base / "models.config"
+    tmp = base / ".models.config.tmp"
+    tmp.write_text("model_config_list {\n" + entries + "}\n")
+    os.replace(tmp, path)
+    return path
+
+
+def example_request(entry, rows=2):
+    """A TF Serving REST body (`instances`) built from the entry's examples."""
+    examples = entry.example_inputs()
+    instances = []
+    for i in range(rows):
+        row = {k: np.asarray(v[i]).tolist() for k, v in examples.items()}
+        instances.append(row if len(row) > 1 else next(iter(row.values())))
+    return {"signature_name": SIGNATURE, "instances": instances}

@@ -1,0 +1,164 @@
+"""TF Serving's REST predict format: request bodies to arrays, outputs to JSON.
+
+Follows https://www.tensorflow.org/tfx/serving/api_rest: a body holds
+`instances` (row format) or `inputs` (columnar format), optionally
+`signature_name`; binary strings come as `{"b64": "..."}`. Every problem is
+a `BadRequest` whose message names the input and what was expected.
+"""
+
+import base64
+import binascii
+import json
+
+import numpy as np
+
+
+class BadRequest(ValueError):
+    """A client error, answered with status 400 and `{"error": message}`."""
+
+
+def _reject_constant(name):
+    raise BadRequest(f"Non-finite number {name} in the request: JSON values must be finite.")
+
+
+def parse_body(raw):
+    """The request's JSON object; rejects malformed JSON and NaN/Infinity."""
+    try:
+        body = json.loads(raw, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise BadRequest(f"Malformed JSON in the request body: {error}.") from None
+    if not isinstance(body, dict):
+        raise BadRequest(
+            f"The request body must be a JSON object; received {type(body).__name__}."
+        )
+    return body
+
+
+def _decode_b64(value):
+    if isinstance(value, dict):
+        if set(value) != {"b64"} or not isinstance(value["b64"], str):
+            raise BadRequest(
+                f'Objects inside input values must be {{"b64": "<base64>"}}; received {value}.'
+            )
+        try:
+            return base64.b64decode(value["b64"], validate=True)
+        except binascii.Error:
+            raise BadRequest(f"Invalid base64 string {value['b64'][:40]!r}.") from None
+    if isinstance(value, list):
+        return [_decode_b64(v) for v in value]
+    return value
+
+
+def to_array(name, value, spec):
+    """Converts the JSON `value` of input `name` to an array checked against
+    `spec` = (dtype name, shape with None for dynamic dimensions)."""
+    dtype, shape = spec
+    value = _decode_b64(value)
+    try:
+        array = np.array(value)
+    except ValueError:
+        raise BadRequest(
+            f"Input {name!r} is ragged: every instance must have shape "
+            f"{_shape_text(shape[1:])}."
+        ) from None
+    if dtype == "string":
+        if array.size and array.dtype.kind not in "SU":
+            raise BadRequest(f"Input {name!r} expects strings; received {_kind(array)}.")
+        array = array.astype(object if array.dtype.kind == "U" else bytes)
+    else:
+        allowed = "iu" if dtype.startswith(("int", "uint")) else "iuf"
+        if array.dtype.kind not in allowed:
+            raise BadRequest(f"Input {name!r} expects {dtype} numbers; received {_kind(array)}.")
+        array = array.astype(dtype)
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise BadRequest(f"Input {name!r} holds a non-finite number (NaN or infinity).")
+    if array.ndim != len(shape) or any(
+        want is not None and want != got for want, got in zip(shape, array.shape)
+    ):
+        raise BadRequest(
+            f"Input {name!r} has shape {list(array.shape)}; the signature expects "
+            f"{_shape_text(shape)} (-1: any size)."
+        )
+    if array.shape[0] == 0:
+        raise BadRequest(f"Input {name!r} holds no instance.")
+    return array
+
+
+def _kind(array):
+    return {"b": "booleans", "U": "strings", "S": "strings", "O": "mixed values"}.get(
+        array.dtype.kind, str(array.dtype)
+    )
+
+
+def _shape_text(shape):
+    return "[" + ", ".join("-1" if d is None else str(d) for d in shape) + "]"
+
+
+def request_inputs(body, input_specs):
+    """Returns (format, arrays by input name) for a predict `body`.
+
+    `input_specs` maps each signature input to (dtype, shape).
+    """
+    unknown = set(body) - {"instances", "inputs", "signature_name"}
+    if unknown:
+        raise BadRequest(
+            f"Unknown keys {sorted(unknown)} in the request; expected 'instances' or "
+            "'inputs', and optionally 'signature_name'."
+        )
+    if ("instances" in body) == ("inputs" in body):
+        raise BadRequest("The request must hold exactly one of 'instances' and 'inputs'.")
+    names = list(input_specs)
+    if "instances" in body:
+        instances = body["instances"]
+        if not isinstance(instances, list) or not instances:
+            raise BadRequest("'instances' must be a non-empty list of instances.")
+        named = all(isinstance(i, dict) and "b64" not in i for i in instances)
+        if not named and len(names) > 1:
+            raise BadRequest(
+                f"This signature has inputs {names}: each instance must be an object "
+                "with those keys."
+            )
+        columns = (
+            {name: [] for name in names} if named else {names[0]: instances}
+        )
+        if named:
+            for index, instance in enumerate(instances):
+                if set(instance) != set(names):
+                    raise BadRequest(
+                        f"Instance {index} has keys {sorted(instance)}; expected {names}."
+                    )
+                for name in names:
+                    columns[name].append(instance[name])
+        return "row", {n: to_array(n, columns[n], input_specs[n]) for n in names}
+    inputs = body["inputs"]
+    if not isinstance(inputs, dict) or "b64" in inputs:
+        if len(names) > 1:
+            raise BadRequest(f"'inputs' must be an object with keys {names}.")
+        inputs = {names[0]: inputs}
+    if set(inputs) != set(names):
+        raise BadRequest(f"'inputs' has keys {sorted(inputs)}; expected {names}.")
+    arrays = {n: to_array(n, inputs[n], input_specs[n]) for n in names}
+    batches = {n: a.shape[0] for n, a in arrays.items()}
+    if len(set(batches.values())) > 1:
+        raise BadRequest(f"Inputs have different batch sizes: {batches}.")
+    return "columnar", arrays
+
+
+def _json_value(array):
+    if array.dtype.kind in "SO":
+        return np.vectorize(
+            lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else b,
+            otypes=[object],
+        )(array).tolist()
+    return array.tolist()
+
+
+def response_body(fmt, outputs):
+    """TF Serving's answer: `predictions` (row) or `outputs` (columnar)."""
+    values = {k: _json_value(np.asarray(v)) for k, v in outputs.items()}
+    if fmt == "columnar":
+        return {"outputs": next(iter(values.values())) if len(values) == 1 else values}
+    if len(values) == 1:
+        return {"predictions": next(iter(values.values()))}
+    batch = len(next(iter(values.values())))
+    return {"predictions": [{k: v[i] for k, v in values.items()} for i in range(batch)]}

@@ -1,0 +1,85 @@
+"""Depth study of the paper's Fig. 1: plain vs highway vs residual nets.
+
+Every network has the same width, optimizer, learning rate, batch size,
+seed and number of epochs; only the kind of layer and the depth change.
+Prints a Markdown table of final training loss and validation error, and
+writes the curves to a JSON file.
+
+    python -m training.depth_study --data-dir DIR [--epochs 20] [--out FILE]
+"""
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from training import tasks  # noqa: E402
+from training.train import atomic_write_text  # noqa: E402
+from zoo.highway_mnist import build_highway_mnist  # noqa: E402
+
+
+def run(kind, depth, width, epochs, learning_rate, data_dir, seed, cache_dir):
+    keras.utils.set_random_seed(seed)
+    model = build_highway_mnist(depth=depth, width=width, kind=kind)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
+        loss="sparse_categorical_crossentropy",
+        metrics=["sparse_categorical_accuracy"],
+    )
+    train = tasks.mnist_dataset("train", data_dir, seed=seed, cache_dir=cache_dir)
+    val = tasks.mnist_dataset("validation", data_dir, cache_dir=cache_dir)
+    start = time.perf_counter()
+    history = model.fit(train, validation_data=val, epochs=epochs, verbose=0).history
+    return {
+        "kind": kind,
+        "depth": depth,
+        "train_loss": history["loss"],
+        "val_error": [1 - a for a in history["val_sparse_categorical_accuracy"]],
+        "seconds": time.perf_counter() - start,
+    }
+
+
+def _number(x):
+    return "nan" if x != x else f"{x:.3f}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir")
+    parser.add_argument("--depths", type=int, nargs="+", default=[10, 20, 50, 100])
+    parser.add_argument("--kinds", nargs="+", default=["plain", "highway", "residual"])
+    parser.add_argument("--width", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--learning-rate", type=float, default=0.01)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cache-dir", default="runs/tfds")
+    parser.add_argument("--out", default="runs/depth_study.json")
+    args = parser.parse_args(argv)
+
+    results = []
+    for depth in args.depths:
+        for kind in args.kinds:
+            result = run(kind, depth, args.width, args.epochs, args.learning_rate,
+                         args.data_dir, args.seed, args.cache_dir)
+            results.append(result)
+            print(f"{kind:9s} depth {depth:3d}: train loss {_number(result['train_loss'][-1])}, "
+                  f"val error {result['val_error'][-1]:.2%} ({result['seconds']:.0f} s)", flush=True)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(args.out, json.dumps({"args": vars(args), "runs": results}, indent=1))
+    print(f"\n| depth | " + " | ".join(f"{k} loss / val error" for k in args.kinds) + " |")
+    print("|---|" + "---|" * len(args.kinds))
+    for depth in args.depths:
+        cells = [
+            f"{_number(r['train_loss'][-1])} / {r['val_error'][-1]:.2%}"
+            for kind in args.kinds for r in results if r["kind"] == kind and r["depth"] == depth
+        ]
+        print(f"| {depth} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Training tasks: data pipelines, losses and held-out metrics per task."""
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Callable
+
+import keras
+import tensorflow as tf
+
+from training import mnist
+
+DATA_ENV = "SPECIALNETS_DATA"
+
+
+def resolve_data_dir(data_dir=None):
+    """`data_dir`, else `$SPECIALNETS_DATA`, else a clear error."""
+    data_dir = data_dir or os.environ.get(DATA_ENV)
+    if not data_dir:
+        raise ValueError(
+            f"No data directory: pass --data-dir DIR or set {DATA_ENV}=DIR "
+            "(a directory holding the task's files, e.g. mnist/*-idx3-ubyte.gz)."
+        )
+    path = Path(data_dir).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"Data directory {path} does not exist.")
+    return path
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """How to feed a zoo model: `dataset(split, ...)`, loss, metric."""
+
+    name: str
+    dataset: Callable[..., tf.data.Dataset]
+    loss: str
+    metrics: tuple
+    error_metric: str  # the Keras metric whose complement is the error
+    prediction_output: str  # the serving output compared with the labels
+    description: str
+
+
+def mnist_dataset(
+    split,
+    data_dir=None,
+    batch_size=128,
+    augment=False,
+    seed=0,
+    limit=None,
+    cache_dir="runs/tfds",
+    shuffle=None,
+):
+    """(image float32 [28, 28, 1] in [0, 1], label int64) batches of MNIST.
+
+    `augment` applies random shifts of up to 2 pixels and rotations of up to
+    10 degrees, drawn anew every epoch from `seed`.
+    """
+    builder = mnist.builder(resolve_data_dir(data_dir), cache_dir)
+    ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
+    if limit:
+        ds = ds.take(limit)
+    ds = ds.map(lambda image, label: (tf.cast(image, tf.float32) / 255.0, label))
+    ds = ds.cache()
+    if shuffle if shuffle is not None else split == "train":
+        ds = ds.shuffle(8192, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    if augment:
+        augmenter = keras.Sequential(
+            [
+                keras.layers.RandomRotation(10 / 360, fill_mode="constant", seed=seed),
+                keras.layers.RandomTranslation(
+                    2 / 28, 2 / 28, fill_mode="constant", seed=seed + 1
+                ),
+            ]
+        )
+        ds = ds.map(
+            lambda image, label: (augmenter(image, training=True), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+TASKS = {
+    "mnist": Task(
+        name="mnist",
+        dataset=mnist_dataset,
+        loss="sparse_categorical_crossentropy",
+        metrics=("sparse_categorical_accuracy",),
+        error_metric="sparse_categorical_accuracy",
+        prediction_output="class_id",
+        description="MNIST digits from IDX files (last 1,000 held out for validation)",
+    ),
+}
+
+
+def get(name):
+    if name not in TASKS:
+        raise ValueError(f"Unknown task {name!r}; expected one of {sorted(TASKS)}.")
+    return TASKS[name]

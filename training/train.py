@@ -1,0 +1,187 @@
+"""Training and evaluation of zoo models: `specialnets train / evaluate`."""
+
+import json
+import os
+import shlex
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+
+import zoo
+from zoo import registry
+from training import tasks
+
+
+def atomic_write_text(path, text):
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_weights_atomically(model, path):
+    path = Path(path)
+    tmp = path.with_name(f".tmp-{path.name}")  # Keras needs the .weights.h5 suffix
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+class EpochLog(keras.callbacks.Callback):
+    """Appends each finished epoch's number to a file (shows what a resume redid)."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with open(self.path, "a") as f:
+            f.write(f"{epoch}\n")
+
+
+def _dataset(task, split, args, preset, augment=False, limit=None):
+    return task.dataset(
+        split,
+        data_dir=args["data_dir"],
+        batch_size=preset.batch_size,
+        augment=augment,
+        seed=args["seed"],
+        limit=limit,
+        cache_dir=args["cache_dir"],
+    )
+
+
+def train(
+    name,
+    preset="paper",
+    data_dir=None,
+    run_dir=None,
+    seed=0,
+    epochs=None,
+    cache_dir="runs/tfds",
+    verbose=1,
+    model_overrides=None,
+):
+    """Trains zoo model `name` with `preset`; resumes an interrupted run.
+
+    Writes to `run_dir` (default `runs/<name>-<preset>`): `backup/` (resume
+    state, removed when training ends), `logs/` (TensorBoard), `history.csv`,
+    `best.weights.h5` (lowest validation loss), `final.weights.h5` and
+    `metrics.json` (validation loss and error of the final weights).
+    Returns the metrics dict.
+    """
+    entry = zoo.get(name)
+    config = entry.preset(preset)
+    task = tasks.get(entry.task)
+    tasks.resolve_data_dir(data_dir)  # fail early, before building anything
+    run_dir = Path(run_dir or f"runs/{name}-{preset}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    epochs = epochs or config.epochs
+    args = dict(data_dir=data_dir, seed=seed, cache_dir=cache_dir)
+
+    keras.utils.set_random_seed(seed)
+    train_ds = _dataset(task, "train", args, config, config.augment, config.train_limit)
+    val_ds = _dataset(task, "validation", args, config)
+    steps = int(train_ds.cardinality())
+    model = entry.build(preset, **(model_overrides or {}))
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=max(1, epochs * max(steps, 1))
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=task.loss,
+        metrics=list(task.metrics),
+    )
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.TensorBoard(str(run_dir / "logs")),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.ModelCheckpoint(
+            str(run_dir / "best.weights.h5"),
+            save_best_only=True,
+            save_weights_only=True,
+            monitor="val_loss",
+        ),
+        EpochLog(run_dir / "epochs.log"),
+    ]
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        callbacks=callbacks,
+        shuffle=False,  # the pipeline shuffles, with the run's seed
+        verbose=verbose,
+    )
+    save_weights_atomically(model, run_dir / "final.weights.h5")
+    results = model.evaluate(val_ds, return_dict=True, verbose=0)
+    metrics = {
+        "validation": {
+            "loss": float(results["loss"]),
+            "error": 1.0 - float(results[task.error_metric]),
+            "examples": int(sum(len(y) for _, y in val_ds)),
+        }
+    }
+    command = ["specialnets", "train", name, "--preset", preset, "--seed", str(seed)]
+    if epochs != config.epochs:
+        command += ["--epochs", str(epochs)]
+    info = {
+        "model": name,
+        "preset": preset,
+        "model_config": {**config.model, **(model_overrides or {})},
+        "epochs": epochs,
+        "seed": seed,
+        "command": shlex.join(command),
+        "data": task.description,
+        "metrics": metrics,
+        "parameters": int(model.count_params()),
+    }
+    atomic_write_text(run_dir / "metrics.json", json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def publish(name, run_dir):
+    """Copies a finished run's final weights and metrics into the zoo."""
+    entry = zoo.get(name)
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / "metrics.json").read_text())
+    if info["preset"] != "paper":
+        raise ValueError(
+            f"Only `paper` runs become pretrained weights; {run_dir} is "
+            f"preset {info['preset']!r}."
+        )
+    tmp = entry.weights_path.with_name(f".tmp-{entry.weights_path.name}")
+    shutil.copyfile(run_dir / "final.weights.h5", tmp)
+    os.replace(tmp, entry.weights_path)
+    info["sha256"] = registry.sha256_of(entry.weights_path)
+    atomic_write_text(entry.weights_info_path, json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def evaluate(name, weights="pretrained", data_dir=None, split="validation", cache_dir="runs/tfds"):
+    """Error and loss of zoo model `name` on `split` of its task's data."""
+    entry = zoo.get(name)
+    task = tasks.get(entry.task)
+    if weights == "pretrained":
+        model = entry.load_pretrained()
+    else:
+        model = entry.build("paper")
+        model.load_weights(weights)
+    model.compile(loss=task.loss, metrics=list(task.metrics))
+    ds = task.dataset(split, data_dir=data_dir, batch_size=256, cache_dir=cache_dir)
+    results = model.evaluate(ds, return_dict=True, verbose=0)
+    return {
+        "split": split,
+        "loss": float(results["loss"]),
+        "error": 1.0 - float(results[task.error_metric]),
+        "examples": int(sum(len(y) for _, y in ds)),
+    }
+
+
+def held_out_arrays(name, data_dir=None, split="validation", cache_dir="runs/tfds"):
+    """(inputs by name, labels) of `split`, to evaluate an export with."""
+    entry = zoo.get(name)
+    task = tasks.get(entry.task)
+    ds = task.dataset(split, data_dir=data_dir, batch_size=1024, cache_dir=cache_dir)
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    return {entry.inputs[0].name: np.concatenate(xs)}, np.concatenate(ys)

@@ -1,0 +1,136 @@
+"""The registry of zoo models: builder, task, presets, signature, weights."""
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+PRESET_NAMES = ("smoke", "quick", "paper")
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorInfo:
+    """One named input or output of a serving signature."""
+
+    name: str
+    dtype: str  # a tf.dtypes name: "float32", "int64", "string", ...
+    shape: tuple  # None for a dynamic dimension; the batch always is
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """A named configuration: builder arguments and training settings."""
+
+    model: dict
+    epochs: int
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    augment: bool = False
+    train_limit: int | None = None  # use only the first N training examples
+    description: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """A zoo model: how to build, train, serve and describe it.
+
+    `serving_fn(model)` returns a function of the signature's inputs (as
+    keyword arguments, in `inputs` order) that returns a dict of outputs;
+    it is traced into the SavedModel's `serving_default`.
+    `example_inputs()` returns a small batch of real inputs by name (used
+    for warmup records, the demo and the tests).
+    """
+
+    name: str
+    builder: Callable[..., Any]
+    task: str
+    presets: dict
+    inputs: tuple
+    outputs: tuple
+    serving_fn: Callable[[Any], Callable]
+    example_inputs: Callable[[], dict]
+    paper_result: str
+    weights_sha256: str
+    summary: str = ""
+
+    @property
+    def weights_path(self):
+        return WEIGHTS_DIR / f"{self.name}.weights.h5"
+
+    @property
+    def weights_info_path(self):
+        return WEIGHTS_DIR / f"{self.name}.json"
+
+    def preset(self, name):
+        if name not in self.presets:
+            raise ValueError(
+                f"Unknown preset {name!r} for zoo model {self.name!r}; expected one "
+                f"of {sorted(self.presets)}."
+            )
+        return self.presets[name]
+
+    def build(self, preset="paper", **overrides):
+        return self.builder(**{**self.preset(preset).model, **overrides})
+
+    def weights_info(self):
+        """What the pretrained weights are: command, data, metrics."""
+        if not self.weights_info_path.exists():
+            return {}
+        return json.loads(self.weights_info_path.read_text())
+
+    def load_pretrained(self):
+        """Builds the `paper` preset and loads the shipped weights."""
+        path = self.weights_path
+        if not path.exists():
+            raise FileNotFoundError(
+                f"No pretrained weights for {self.name!r}: expected {path}. Train "
+                f"them with `specialnets train {self.name} --preset paper --publish`."
+            )
+        digest = sha256_of(path)
+        if digest != self.weights_sha256:
+            raise ValueError(
+                f"Pretrained weights {path} have sha256 {digest}, but the registry "
+                f"expects {self.weights_sha256}: the file is corrupt or was "
+                "replaced without updating the registry (is it a Git LFS pointer?)."
+            )
+        model = self.build("paper")
+        model.load_weights(path)
+        return model
+
+
+_REGISTRY: dict = {}
+
+
+def register(entry):
+    if entry.name in _REGISTRY:
+        raise ValueError(f"Zoo model {entry.name!r} is registered twice.")
+    missing = set(PRESET_NAMES) - set(entry.presets)
+    if missing:
+        raise ValueError(f"Zoo model {entry.name!r} lacks presets {sorted(missing)}.")
+    _REGISTRY[entry.name] = entry
+    return entry
+
+
+def get(name):
+    """Returns the zoo entry called `name`, or raises a clear `ValueError`."""
+    if name not in _REGISTRY:
+        raise ValueError(
+            f"Unknown zoo model {name!r}; expected one of {sorted(_REGISTRY)}."
+        )
+    return _REGISTRY[name]
+
+
+def names():
+    return sorted(_REGISTRY)
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
