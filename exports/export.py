@@ -12,6 +12,7 @@ import tensorflow as tf
 
 import zoo
 from exports import warmup
+from training import train
 
 DEFAULT_BASE = "runs/exports"
 SIGNATURE = "serving_default"
@@ -39,27 +40,13 @@ def signature_info(entry):
 
 def weights_info(entry, weights="pretrained"):
     """What trained `weights`: the zoo's record, or a run's `metrics.json`."""
-    if weights == "pretrained":
-        return entry.weights_info()
-    run_record = Path(weights).with_name("metrics.json")
-    return json.loads(run_record.read_text()) if run_record.exists() else {}
+    return entry.weights_info() if weights == "pretrained" else train.run_info(weights)
 
 
 def load_model(entry, weights="pretrained"):
-    """The pretrained model, or one built for and loaded from a weights file.
-
-    A weights file inside a training run directory is built with that run's
-    configuration (its `metrics.json`); any other with the `paper` preset.
-    """
     if weights == "pretrained":
         return entry.load_pretrained()
-    path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"`--weights` {path}: no such file (a .weights.h5).")
-    config = weights_info(entry, weights).get("model_config")
-    model = entry.builder(**config) if config else entry.build("paper")
-    model.load_weights(path)
-    return model
+    return train.load_weights_file(entry, weights)
 
 
 def write_saved_model(entry, model, path):

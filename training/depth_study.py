@@ -23,20 +23,21 @@ from training.train import atomic_write_text  # noqa: E402
 from zoo.highway_mnist import build_highway_mnist  # noqa: E402
 
 
-def run(kind, depth, width, epochs, learning_rate, data_dir, seed, cache_dir):
+def run(kind, depth, width, epochs, learning_rate, data_dir, seed, cache_dir, transform_bias):
+    train = tasks.mnist_dataset("train", data_dir, seed=seed, cache_dir=cache_dir)
+    val = tasks.mnist_dataset("validation", data_dir, cache_dir=cache_dir)
     keras.utils.set_random_seed(seed)
-    model = build_highway_mnist(depth=depth, width=width, kind=kind)
+    model = build_highway_mnist(depth=depth, width=width, kind=kind,
+                                transform_bias=transform_bias)
     model.compile(
         optimizer=keras.optimizers.SGD(learning_rate, momentum=0.9),
         loss="sparse_categorical_crossentropy",
         metrics=["sparse_categorical_accuracy"],
     )
-    train = tasks.mnist_dataset("train", data_dir, seed=seed, cache_dir=cache_dir)
-    val = tasks.mnist_dataset("validation", data_dir, cache_dir=cache_dir)
     start = time.perf_counter()
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=0).history
     return {
-        "kind": kind,
+        "kind": kind if kind != "highway" else f"highway b={transform_bias:g}",
         "depth": depth,
         "train_loss": history["loss"],
         "val_error": [1 - a for a in history["val_sparse_categorical_accuracy"]],
@@ -53,6 +54,8 @@ def main(argv=None):
     parser.add_argument("--data-dir")
     parser.add_argument("--depths", type=int, nargs="+", default=[10, 20, 50, 100])
     parser.add_argument("--kinds", nargs="+", default=["plain", "highway", "residual"])
+    parser.add_argument("--transform-biases", type=float, nargs="+", default=[-2.0, -4.0],
+                        help="initial gate biases of the highway nets (one run each)")
     parser.add_argument("--width", type=int, default=50)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--learning-rate", type=float, default=0.01)
@@ -61,22 +64,25 @@ def main(argv=None):
     parser.add_argument("--out", default="runs/depth_study.json")
     args = parser.parse_args(argv)
 
+    variants = [(k, b) for k in args.kinds
+                for b in (args.transform_biases if k == "highway" else [0.0])]
     results = []
     for depth in args.depths:
-        for kind in args.kinds:
+        for kind, bias in variants:
             result = run(kind, depth, args.width, args.epochs, args.learning_rate,
-                         args.data_dir, args.seed, args.cache_dir)
+                         args.data_dir, args.seed, args.cache_dir, bias)
             results.append(result)
-            print(f"{kind:9s} depth {depth:3d}: train loss {_number(result['train_loss'][-1])}, "
+            print(f"{result['kind']:14s} depth {depth:3d}: train loss {_number(result['train_loss'][-1])}, "
                   f"val error {result['val_error'][-1]:.2%} ({result['seconds']:.0f} s)", flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, json.dumps({"args": vars(args), "runs": results}, indent=1))
-    print(f"\n| depth | " + " | ".join(f"{k} loss / val error" for k in args.kinds) + " |")
-    print("|---|" + "---|" * len(args.kinds))
+    kinds = list(dict.fromkeys(r["kind"] for r in results))
+    print("\n| depth | " + " | ".join(f"{k}: train loss / val error" for k in kinds) + " |")
+    print("|---|" + "---|" * len(kinds))
     for depth in args.depths:
         cells = [
             f"{_number(r['train_loss'][-1])} / {r['val_error'][-1]:.2%}"
-            for kind in args.kinds for r in results if r["kind"] == kind and r["depth"] == depth
+            for kind in kinds for r in results if r["kind"] == kind and r["depth"] == depth
         ]
         print(f"| {depth} | " + " | ".join(cells) + " |")
 

@@ -40,6 +40,34 @@ class EpochLog(keras.callbacks.Callback):
             f.write(f"{epoch}\n")
 
 
+def run_info(weights_path):
+    """The `metrics.json` of the run that wrote `weights_path`, or {}."""
+    record = Path(weights_path).with_name("metrics.json")
+    return json.loads(record.read_text()) if record.exists() else {}
+
+
+def load_weights_file(entry, weights_path):
+    """A model of `entry` with the weights of a `.weights.h5` file.
+
+    A file inside a training run directory is built with that run's
+    configuration (its `metrics.json`); any other with the `paper` preset.
+    """
+    path = Path(weights_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Weights file {path} does not exist (a .weights.h5).")
+    config = run_info(path).get("model_config")
+    model = entry.builder(**config) if config else entry.build("paper")
+    model.load_weights(path)
+    return model
+
+
+def load_run_model(run_dir):
+    """The final model of a finished training run."""
+    run_dir = Path(run_dir)
+    return load_weights_file(zoo.get(run_info(run_dir / "final.weights.h5")["model"]),
+                             run_dir / "final.weights.h5")
+
+
 def _dataset(task, split, args, preset, augment=False, limit=None):
     return task.dataset(
         split,
@@ -84,6 +112,7 @@ def train(
     train_ds = _dataset(task, "train", args, config, config.augment, config.train_limit)
     val_ds = _dataset(task, "validation", args, config)
     steps = int(train_ds.cardinality())
+    keras.utils.set_random_seed(seed)  # again: preparing data may draw from `random`
     model = entry.build(preset, **(model_overrides or {}))
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, epochs * max(steps, 1))
@@ -162,11 +191,7 @@ def evaluate(name, weights="pretrained", data_dir=None, split="validation", cach
     """Error and loss of zoo model `name` on `split` of its task's data."""
     entry = zoo.get(name)
     task = tasks.get(entry.task)
-    if weights == "pretrained":
-        model = entry.load_pretrained()
-    else:
-        model = entry.build("paper")
-        model.load_weights(weights)
+    model = entry.load_pretrained() if weights == "pretrained" else load_weights_file(entry, weights)
     model.compile(loss=task.loss, metrics=list(task.metrics))
     ds = task.dataset(split, data_dir=data_dir, batch_size=256, cache_dir=cache_dir)
     results = model.evaluate(ds, return_dict=True, verbose=0)

@@ -1,0 +1,142 @@
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training import mnist, tasks, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _write_idx(path, magic, array, truncate=0):
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    with gzip.open(path, "wb") as f:
+        f.write(data[: len(data) - truncate])
+
+
+def test_idx_reader_reads_the_fixture(tiny_data_dir):
+    images, labels = mnist.load(tiny_data_dir)
+    assert images.shape == (1100, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (1100,) and set(np.unique(labels)) <= set(range(10))
+
+
+def test_idx_reader_names_the_file_and_the_problem(tmp_path):
+    _write_idx(tmp_path / "x-images-idx3-ubyte.gz", 2049, np.zeros((2, 28, 28)))
+    with pytest.raises(ValueError, match=r"x-images-idx3-ubyte.gz: IDX magic number is 2049, expected 2051"):
+        mnist.read_idx(tmp_path / "x-images-idx3-ubyte.gz", mnist.IMAGE_MAGIC)
+    _write_idx(tmp_path / "t-images-idx3-ubyte.gz", 2051, np.zeros((2, 28, 28)), truncate=10)
+    with pytest.raises(ValueError, match=r"t-images-idx3-ubyte.gz: header announces \[2, 28, 28\]"):
+        mnist.read_idx(tmp_path / "t-images-idx3-ubyte.gz", mnist.IMAGE_MAGIC)
+    (tmp_path / "n-labels-idx1-ubyte.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="cannot read IDX file"):
+        mnist.read_idx(tmp_path / "n-labels-idx1-ubyte.gz", mnist.LABEL_MAGIC)
+
+
+def test_mismatched_counts_and_missing_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No MNIST IDX files"):
+        mnist.load(tmp_path)
+    _write_idx(tmp_path / "a-images-idx3-ubyte.gz", 2051, np.zeros((3, 28, 28)))
+    _write_idx(tmp_path / "a-labels-idx1-ubyte.gz", 2049, np.zeros((2,)))
+    with pytest.raises(ValueError, match="holds 3 images but .* holds 2 labels"):
+        mnist.load(tmp_path)
+
+
+def test_missing_data_dir_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.delenv(tasks.DATA_ENV, raising=False)
+    with pytest.raises(ValueError, match="--data-dir DIR or set SPECIALNETS_DATA"):
+        tasks.resolve_data_dir(None)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        tasks.resolve_data_dir(tmp_path / "nowhere")
+
+
+def test_tfds_builder_splits_and_pipeline(tiny_data_dir, tmp_path):
+    builder = mnist.builder(tiny_data_dir, tmp_path)
+    assert builder.info.splits["train"].num_examples == 100
+    assert builder.info.splits["validation"].num_examples == 1000
+    ds = tasks.mnist_dataset("validation", tiny_data_dir, batch_size=64, cache_dir=tmp_path)
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert x.shape == (1000, 28, 28, 1) and x.dtype == np.float32 and 0 <= x.min() <= x.max() <= 1
+    # tfds stores examples in its own (hashed) order: compare as sets of (image, label)
+    images, labels = mnist.load(tiny_data_dir)
+    want = sorted((img.tobytes(), int(lab)) for img, lab in zip(images[100:], labels[100:]))
+    got = sorted((np.round(img[..., 0] * 255).astype(np.uint8).tobytes(), int(lab))
+                 for img, lab in zip(x, y))
+    assert got == want
+
+
+def test_augmented_training_batches_are_seeded(tiny_data_dir, tmp_path):
+    def first_batch(seed):
+        ds = tasks.mnist_dataset("train", tiny_data_dir, batch_size=8, augment=True,
+                                 seed=seed, cache_dir=tmp_path)
+        return next(iter(ds))[0].numpy()
+
+    np.testing.assert_array_equal(first_batch(1), first_batch(1))
+    assert not np.array_equal(first_batch(1), first_batch(2))
+
+
+def test_real_mnist_split(data_dir, tmp_path):
+    builder = mnist.builder(data_dir, tmp_path)
+    assert builder.info.splits["train"].num_examples == 7000
+    assert builder.info.splits["validation"].num_examples == 1000
+
+
+def _train_command(run_dir, data_dir, cache_dir, epochs):
+    return [
+        sys.executable, "-m", "exports.cli", "train", "highway_mnist", "--preset", "smoke",
+        "--epochs", str(epochs), "--run-dir", str(run_dir), "--data-dir", str(data_dir),
+        "--cache-dir", str(cache_dir), "--verbose", "2",
+    ]
+
+
+def test_train_resumes_after_kill_9(tiny_data_dir, tmp_path):
+    run_dir, cache = tmp_path / "run", tmp_path / "tfds"
+    epochs_log = run_dir / "epochs.log"
+    process = subprocess.Popen(_train_command(run_dir, tiny_data_dir, cache, 400), cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if epochs_log.exists() and len(epochs_log.read_text().split()) >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = [int(e) for e in epochs_log.read_text().split()]
+    assert len(done_before) >= 3 and (run_dir / "backup").exists()
+    assert not (run_dir / "final.weights.h5").exists()
+
+    total = done_before[-1] + 3
+    result = subprocess.run(_train_command(run_dir, tiny_data_dir, cache, total), cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    epochs = [int(e) for e in epochs_log.read_text().split()]
+    resumed = epochs[len(done_before):]
+    # it resumes after the last backed-up epoch (at most the one in flight is redone)
+    assert resumed[0] >= done_before[-1] and resumed[-1] == total - 1
+    assert len(resumed) <= 4
+    info = json.loads((run_dir / "metrics.json").read_text())
+    assert info["epochs"] == total and (run_dir / "final.weights.h5").exists()
+    assert (run_dir / "logs").is_dir() and not (run_dir / "backup").exists()
+
+
+def test_same_seed_same_weights(tiny_data_dir, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        train.train("highway_mnist", "smoke", tiny_data_dir, tmp_path / name, seed=3,
+                    epochs=1, cache_dir=tmp_path / "tfds", verbose=0)
+        runs.append(train.load_run_model(tmp_path / name).get_weights())
+    for a, b in zip(*runs):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_unknown_preset_is_a_clear_error(tiny_data_dir):
+    with pytest.raises(ValueError, match="Unknown preset 'huge'.*expected one of"):
+        train.train("highway_mnist", "huge", tiny_data_dir)
