@@ -49,22 +49,32 @@ def _decode_b64(value):
     return value
 
 
+def _utf8(value):
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, list):
+        return [_utf8(v) for v in value]
+    return value
+
+
 def to_array(name, value, spec):
     """Converts the JSON `value` of input `name` to an array checked against
     `spec` = (dtype name, shape with None for dynamic dimensions)."""
     dtype, shape = spec
     value = _decode_b64(value)
     try:
-        array = np.array(value)
+        array = np.array(_utf8(value), dtype=object if dtype == "string" else None)
     except ValueError:
         raise BadRequest(
             f"Input {name!r} is ragged: every instance must have shape "
             f"{_shape_text(shape[1:])}."
         ) from None
     if dtype == "string":
-        if array.size and array.dtype.kind not in "SU":
-            raise BadRequest(f"Input {name!r} expects strings; received {_kind(array)}.")
-        array = array.astype(object if array.dtype.kind == "U" else bytes)
+        if not all(isinstance(v, bytes) for v in array.flat):
+            raise BadRequest(
+                f"Input {name!r} expects strings of shape {_shape_text(shape)}; received "
+                "other values or ragged lists."
+            )
     else:
         allowed = "iu" if dtype.startswith(("int", "uint")) else "iuf"
         if array.dtype.kind not in allowed:
