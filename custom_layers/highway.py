@@ -113,10 +113,13 @@ class Highway(keras.layers.Layer):
         )
         self.input_spec = keras.InputSpec(min_ndim=2, axes={-1: units})
 
+    def transform_gate(self, inputs):
+        """T(x), in (0, 1): how much of H(x) replaces x, per unit."""
+        return ops.sigmoid(ops.matmul(inputs, self.gate_kernel) + self.gate_bias)
+
     def call(self, inputs):
         transformed = self.activation(ops.matmul(inputs, self.kernel) + self.bias)
-        gate = ops.sigmoid(ops.matmul(inputs, self.gate_kernel) + self.gate_bias)
-        return inputs + gate * (transformed - inputs)
+        return inputs + self.transform_gate(inputs) * (transformed - inputs)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -131,10 +131,13 @@ class HighwayConv2D(keras.layers.Layer):
             bias = ops.reshape(bias, (1, -1, 1, 1))
         return outputs + bias
 
+    def transform_gate(self, inputs):
+        """T(x), in (0, 1): how much of H(x) replaces x, per position and channel."""
+        return ops.sigmoid(self._conv(inputs, self.gate_kernel, self.gate_bias))
+
     def call(self, inputs):
         transformed = self.activation(self._conv(inputs, self.kernel, self.bias))
-        gate = ops.sigmoid(self._conv(inputs, self.gate_kernel, self.gate_bias))
-        return inputs + gate * (transformed - inputs)
+        return inputs + self.transform_gate(inputs) * (transformed - inputs)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -6,9 +6,11 @@ in an `mnist/` sub-directory. The last `VALIDATION_SIZE` digits form the
 validation split, the others the training split.
 """
 
+import contextlib
 import functools
 import gzip
 import hashlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +160,8 @@ def builder(data_dir, cache_dir):
     manual_dir = find_files(data_dir)[0].parent
     tfds_dir = Path(cache_dir) / f"mnist-{fingerprint(data_dir)}"
     mnist_builder = _builder_class()(data_dir=str(tfds_dir))
-    mnist_builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir))
-    )
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
+        mnist_builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir))
+        )
     return mnist_builder

@@ -1,0 +1,86 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import zoo
+from exports import cli
+
+REPO = Path(__file__).resolve().parents[1]
+SUBCOMMANDS = ["list", "train", "evaluate", "export", "serve", "predict", "visualize", "demo"]
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "exports.cli", *map(str, args)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_every_subcommand_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([command, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: specialnets " + command in capsys.readouterr().out
+
+
+def test_unknown_model_is_one_clear_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["export", "no_such_model"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == ("specialnets export: error: Unknown zoo model 'no_such_model'; "
+                           "expected one of ['highway_mnist'].")
+
+
+def test_missing_data_dir_is_one_clear_line(capsys, monkeypatch):
+    monkeypatch.delenv("SPECIALNETS_DATA", raising=False)
+    with pytest.raises(SystemExit):
+        cli.main(["train", "highway_mnist", "--preset", "smoke"])
+    assert "pass --data-dir DIR or set SPECIALNETS_DATA" in capsys.readouterr().err
+
+
+def test_export_then_predict_locally(tmp_path, capsys):
+    cli.main(["export", "highway_mnist", "--base", str(tmp_path)])
+    printed = capsys.readouterr().out.strip()
+    assert printed == str(tmp_path / "highway_mnist" / "1")
+    images = zoo.get("highway_mnist").example_inputs()["image"][:2]
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps({"instances": images.tolist()}))
+    cli.main(["predict", "highway_mnist", "--input", str(request), "--base", str(tmp_path)])
+    answer = json.loads(capsys.readouterr().out)
+    assert [p["class_id"] for p in answer["predictions"]] == [1, 2]
+    np.save(tmp_path / "images.npy", images)
+    cli.main(["predict", "highway_mnist", "--input", str(tmp_path / "images.npy"), "--base", str(tmp_path)])
+    assert json.loads(capsys.readouterr().out)["outputs"]["class_id"] == [1, 2]
+    request.write_text('{"instances": [[1, 2]]}')
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["predict", "highway_mnist", "--input", str(request), "--base", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "Input 'image' has shape [1, 2]" in capsys.readouterr().err
+
+
+def test_evaluate_an_export_without_project_code(tiny_data_dir, tmp_path, capsys):
+    cli.main(["export", "highway_mnist", "--base", str(tmp_path), "--no-verify"])
+    capsys.readouterr()
+    cli.main(["evaluate", "highway_mnist", "--export", str(tmp_path / "highway_mnist" / "1"),
+              "--data-dir", str(tiny_data_dir), "--cache-dir", str(tmp_path / "tfds")])
+    result = json.loads(capsys.readouterr().out)
+    assert result["examples"] == 1000 and result["error"] <= 0.02
+
+
+def test_visualize_writes_a_png(tmp_path, capsys):
+    cli.main(["visualize", "highway_mnist", "--output", str(tmp_path / "gates.png")])
+    assert (tmp_path / "gates.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_prints_the_table(tmp_path):
+    result = run_cli("demo", "--base", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("model "))
+    row = lines[header + 2]
+    assert row.startswith("highway_mnist") and "error (validation, 1000)" in row
+    assert '"class_id": 1' in row
