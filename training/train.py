@@ -1,5 +1,6 @@
 """Training and evaluation of zoo models: `specialnets train / evaluate`."""
 
+import dataclasses
 import json
 import os
 import shlex
@@ -90,6 +91,7 @@ def train(
     cache_dir="runs/tfds",
     verbose=1,
     model_overrides=None,
+    preset_overrides=None,
 ):
     """Trains zoo model `name` with `preset`; resumes an interrupted run.
 
@@ -100,7 +102,7 @@ def train(
     Returns the metrics dict.
     """
     entry = zoo.get(name)
-    config = entry.preset(preset)
+    config = dataclasses.replace(entry.preset(preset), **(preset_overrides or {}))
     task = tasks.get(entry.task)
     tasks.resolve_data_dir(data_dir)  # fail early, before building anything
     run_dir = Path(run_dir or f"runs/{name}-{preset}")
@@ -118,7 +120,11 @@ def train(
         config.learning_rate, decay_steps=max(1, epochs * max(steps, 1))
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(schedule),
+        optimizer=(
+            keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+            if config.weight_decay
+            else keras.optimizers.Adam(schedule)
+        ),
         loss=task.loss,
         metrics=list(task.metrics),
     )

@@ -9,6 +9,11 @@ from zoo import registry
 
 KINDS = ("highway", "plain", "residual")
 TOPOLOGIES = ("dense", "conv")
+HEADS = {
+    "global_max": keras.layers.GlobalMaxPooling2D,
+    "global_average": keras.layers.GlobalAveragePooling2D,
+    "flatten": keras.layers.Flatten,
+}
 
 
 def _block(kind, topology, width, activation, transform_bias, name):
@@ -32,6 +37,7 @@ def build_highway_mnist(
     activation="relu",
     transform_bias=-2.0,
     dropout=0.0,
+    head="global_max",
 ):
     """Builds a `depth`-layer classifier of 28x28x1 digits.
 
@@ -51,6 +57,8 @@ def build_highway_mnist(
         activation: activation of every hidden layer.
         transform_bias: initial gate bias of the highway layers.
         dropout: dropout rate before the softmax layer.
+        head: how the conv stack's features reach the softmax layer:
+            `"global_max"` or `"global_average"` pooling, or `"flatten"`.
 
     Returns:
         A `keras.Model` from `image` [B, 28, 28, 1] in [0, 1] to class
@@ -62,6 +70,8 @@ def build_highway_mnist(
         raise ValueError(
             f"`topology` must be one of {TOPOLOGIES}; received {topology!r}."
         )
+    if head not in HEADS:
+        raise ValueError(f"`head` must be one of {sorted(HEADS)}; received {head!r}.")
     if not isinstance(depth, int) or depth < 2:
         raise ValueError(f"`depth` must be an int >= 2; received {depth!r}.")
     if not isinstance(width, int) or width < 1:
@@ -83,7 +93,7 @@ def build_highway_mnist(
         if topology == "conv" and i in pool_after:
             x = keras.layers.MaxPooling2D(2, name=f"pool_{i}")(x)
     if topology == "conv":
-        x = keras.layers.GlobalMaxPooling2D(name="global_pool")(x)
+        x = HEADS[head](name="head")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     probabilities = keras.layers.Dense(

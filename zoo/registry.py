@@ -29,6 +29,7 @@ class Preset:
     epochs: int
     batch_size: int = 128
     learning_rate: float = 1e-3
+    weight_decay: float = 0.0  # decoupled (AdamW) when > 0
     augment: bool = False
     train_limit: int | None = None  # use only the first N training examples
     description: str = ""
