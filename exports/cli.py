@@ -207,9 +207,11 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    from exports.verify import VerificationError
+
     try:
         args.func(args)
-    except (UsageError, ValueError, FileNotFoundError) as error:
+    except (UsageError, ValueError, FileNotFoundError, VerificationError) as error:
         print(f"specialnets {args.command}: error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

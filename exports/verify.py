@@ -19,13 +19,20 @@ class VerificationError(RuntimeError):
     pass
 
 
+def _saved_model_dir(path):
+    path = Path(path).resolve()
+    if not (path / "saved_model.pb").is_file():
+        raise FileNotFoundError(f"{path} is not a SavedModel directory (no saved_model.pb).")
+    return path
+
+
 def run_isolated(export_dir, name=None, inputs=None, keras_check=False, timeout=600):
     """Runs `isolated_check.py` on `export_dir`; returns (report, outputs).
 
     `inputs` (name -> array) are run through `serving_default` there, and
     the outputs come back as arrays. Raises `VerificationError` on failure.
     """
-    export_dir = Path(export_dir).resolve()
+    export_dir = _saved_model_dir(export_dir)
     entry = zoo.get(name or export_dir.parent.name)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -64,8 +71,8 @@ def evaluate_export(export_dir, name=None, data_dir=None, split="validation"):
     """Error of an export on held-out data, computed where no project code loads."""
     from training import tasks, train
 
-    export_dir = Path(export_dir)
-    name = name or export_dir.resolve().parent.name
+    export_dir = _saved_model_dir(export_dir)
+    name = name or export_dir.parent.name
     inputs, labels = train.held_out_arrays(name, data_dir=data_dir, split=split)
     report, outputs = run_isolated(export_dir, name, inputs=inputs)
     predicted = outputs[tasks.get(zoo.get(name).task).prediction_output]

@@ -84,3 +84,10 @@ def test_demo_prints_the_table(tmp_path):
     row = lines[header + 2]
     assert row.startswith("highway_mnist") and "error (validation, 1000)" in row
     assert '"class_id": 1' in row
+
+
+def test_evaluate_a_directory_that_is_no_export(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["evaluate", "highway_mnist", "--export", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "is not a SavedModel directory" in capsys.readouterr().err

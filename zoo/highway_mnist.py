@@ -135,10 +135,13 @@ ENTRY = registry.register(
                 description="a minute: the paper's 10-layer, 50-wide dense net",
             ),
             "paper": registry.Preset(
-                model=dict(depth=10, width=32, topology="conv", dropout=0.25),
-                epochs=40,
+                model=dict(
+                    depth=10, width=32, topology="conv", dropout=0.25, head="global_average"
+                ),
+                epochs=30,
                 augment=True,
-                learning_rate=2e-3,
+                learning_rate=1e-3,
+                weight_decay=1e-4,
                 description=(
                     "Table 1 of the paper: a 10-layer convolutional highway net, "
                     "32 filters, with shift/rotation augmentation"
