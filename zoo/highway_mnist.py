@@ -160,7 +160,7 @@ ENTRY = registry.register(
         serving_fn=serving_fn,
         example_inputs=example_inputs,
         paper_result="0.45% test error (10-layer conv highway net, 60k digits)",
-        weights_sha256="45ff763a39e8dca51da7b443bbaf38e04be1b6f94d11affaf8d39e480e959104",
+        weights_sha256="171a59447e23d24f4c2675816e1a7f538571ba16c485c17ad2596dce2ac0caea",
         summary="Highway network classifying MNIST digits (Srivastava et al. 2015)",
     )
 )
