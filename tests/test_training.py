@@ -140,3 +140,17 @@ def test_same_seed_same_weights(tiny_data_dir, tmp_path):
 def test_unknown_preset_is_a_clear_error(tiny_data_dir):
     with pytest.raises(ValueError, match="Unknown preset 'huge'.*expected one of"):
         train.train("highway_mnist", "huge", tiny_data_dir)
+
+
+def test_depth_study_prints_the_best_run_per_configuration(tiny_data_dir, tmp_path, capsys):
+    from training import depth_study
+
+    out = tmp_path / "study.json"
+    depth_study.main(["--data-dir", str(tiny_data_dir), "--depths", "2", "3", "--epochs", "1",
+                      "--width", "8", "--learning-rates", "0.01", "--activations", "tanh",
+                      "--cache-dir", str(tmp_path / "tfds"), "--out", str(out)])
+    table = capsys.readouterr().out.split("| depth |")[1].splitlines()
+    assert table[2].startswith("| 2 | ") and table[3].startswith("| 3 | ")
+    assert "(tanh, lr 0.01, b -2)" in table[2]
+    runs = json.loads(out.read_text())["runs"]
+    assert len(runs) == 2 * (1 + 2 + 1)  # plain, highway at two biases, residual
