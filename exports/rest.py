@@ -61,9 +61,10 @@ def to_array(name, value, spec):
     """Converts the JSON `value` of input `name` to an array checked against
     `spec` = (dtype name, shape with None for dynamic dimensions)."""
     dtype, shape = spec
-    value = _decode_b64(value)
+    if dtype == "string":  # walk the values only where b64 objects may stand
+        value = _utf8(_decode_b64(value))
     try:
-        array = np.array(_utf8(value), dtype=object if dtype == "string" else None)
+        array = np.array(value, dtype=object if dtype == "string" else None)
     except ValueError:
         raise BadRequest(
             f"Input {name!r} is ragged: every instance must have shape "
