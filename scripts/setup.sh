@@ -7,7 +7,7 @@ stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e ".[test]" --config-settings editable_mode=compat
+  .venv/bin/python -m pip install -q -e ".[test]"
   # tensorflow-serving-api requires the full `tensorflow` wheel; its protos (PredictionLog
   # for warmup records) need only the TensorFlow installed above, hence --no-deps.
   .venv/bin/python -m pip install -q --no-deps "tensorflow-serving-api==2.21.0"

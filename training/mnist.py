@@ -114,11 +114,15 @@ def fingerprint(data_dir):
 @functools.cache  # tfds registers a builder class by name: define it once
 def _builder_class():
     import tensorflow_datasets as tfds
+    from etils import epath
 
     class SpecialnetsMnist(tfds.core.GeneratorBasedBuilder):
         """MNIST digits from local IDX files, split train / validation."""
 
         VERSION = tfds.core.Version("1.0.0")
+        # Where tfds looks for checksums and metadata; set, so that it need not
+        # resolve this package through importlib.resources (editable installs).
+        pkg_dir_path = epath.Path(__file__).parent
         MANUAL_DOWNLOAD_INSTRUCTIONS = (
             "Place one pair of MNIST IDX files (*images-idx3-ubyte[.gz], "
             "*labels-idx1-ubyte[.gz]) in the manual directory."
