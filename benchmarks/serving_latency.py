@@ -57,7 +57,7 @@ def main():
                     ).raise_for_status(),
                 }
                 timings = {name: [] for name in paths}
-                for name, run in paths.items():
+                for run in paths.values():
                     run()  # warm up: tracing, first allocation, connection
                 for _ in range(args.repeats):
                     for name, run in paths.items():
