@@ -155,9 +155,17 @@ def test_multi_input_row_format_needs_objects():
         rest.request_inputs({"inputs": {"a": [1.0, 2.0], "b": [[1, 2]]}}, specs)
 
 
-def test_real_server_process_concurrent_requests(base):
+def test_real_server_process_concurrent_requests(base, tmp_path, capsys):
+    from exports import cli
+
     process, url = demo.start_server(base)
     try:
+        request = tmp_path / "request.json"
+        request.write_text(json.dumps({"instances": IMAGES[:2].tolist()}))
+        cli.main(["predict", "highway_mnist", "--input", str(request), "--server", url,
+                  "--version", "1"])
+        answer = json.loads(capsys.readouterr().out)
+        assert [p["class_id"] for p in answer["predictions"]] == LABELS[:2].tolist()
         body = {"instances": IMAGES.tolist()}
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             bad = pool.submit(demo.httpx.post, f"{url}/v1/models/highway_mnist:predict", content="{")
@@ -168,3 +176,13 @@ def test_real_server_process_concurrent_requests(base):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_listening_socket_disables_nagle():
+    import socket
+
+    sock = server.bind("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        sock.close()
