@@ -3,5 +3,13 @@
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
+from custom_layers.sampling_grid import SamplingGrid
+from custom_layers.spatial_transformer import SpatialTransformer
 
-__all__ = ["BilinearSampler", "Highway", "HighwayConv2D"]
+__all__ = [
+    "BilinearSampler",
+    "Highway",
+    "HighwayConv2D",
+    "SamplingGrid",
+    "SpatialTransformer",
+]

@@ -126,6 +126,10 @@ def test_config_and_keras_file_round_trip(tmp_path):
     restored = keras.saving.load_model(tmp_path / "sampler.keras")
     inputs = [IMAGES, RNG.uniform(-1.2, 1.2, (2, 4, 4, 2)).astype("float32")]
     np.testing.assert_allclose(restored.predict(inputs, verbose=0), model.predict(inputs, verbose=0))
+    model.export(str(tmp_path / "saved_model"), format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "saved_model"))
+    served = loaded.serve(inputs)
+    np.testing.assert_allclose(served.numpy(), model.predict(inputs, verbose=0), atol=1e-6)
 
 
 def test_bad_arguments_and_shapes_are_clear_errors():
