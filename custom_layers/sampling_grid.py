@@ -1,14 +1,48 @@
 """Grid generator of spatial transformers (Jaderberg et al., 2015)."""
 
 import keras
+import numpy as np
 from keras import ops
 
-PARAMETER_COUNTS = {"affine": 6, "projective": 8, "attention": 3}
+TPS_GRID = 4  # thin-plate spline control points: a 4x4 grid over [-1, 1]^2
+
+
+def tps_control_points():
+    ys, xs = np.meshgrid(np.linspace(-1, 1, TPS_GRID), np.linspace(-1, 1, TPS_GRID), indexing="ij")
+    return np.stack([xs.ravel(), ys.ravel()], axis=-1)  # [16, 2] as (x, y)
+
+
+PARAMETER_COUNTS = {"affine": 6, "projective": 8, "attention": 3, "tps": 2 * TPS_GRID**2}
 IDENTITY_PARAMETERS = {
     "affine": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0],
     "projective": [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
     "attention": [1.0, 0.0, 0.0],
+    "tps": tps_control_points().ravel().tolist(),
 }
+
+
+def _tps_kernel(a, b):
+    """U(r) = r^2 log r^2 between the rows of `a` [N, 2] and `b` [M, 2]."""
+    r2 = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    return np.where(r2 > 0, r2 * np.log(np.maximum(r2, 1e-300)), 0.0)
+
+
+def tps_matrix(points):
+    """[N, 16]: the grid points `points` [N, 2] as a linear function of the 16
+    target control points, for the thin-plate spline that maps the control
+    grid onto them (Bookstein 1989). Fixed control points make it a constant."""
+    control = tps_control_points()
+    n = len(control)
+    system = np.zeros((n + 3, n + 3))
+    system[:n, :n] = _tps_kernel(control, control)
+    system[:n, n] = system[n, :n] = 1.0
+    system[:n, n + 1 :] = control
+    system[n + 1 :, :n] = control.T
+    inverse = np.linalg.inv(system)[:, :n]  # the right-hand side is [targets; 0]
+    features = np.concatenate(
+        [_tps_kernel(points, control), np.ones((len(points), 1)), points], axis=-1
+    )
+    return features @ inverse
 
 
 def output_coordinates(size, align_corners, dtype):
@@ -33,12 +67,15 @@ class SamplingGrid(keras.layers.Layer):
       matrix P whose last entry is 1, (u, v, w) = P (x, y, 1), (x_in, y_in) =
       (u / w, v / w);
     - `"attention"`, 3 parameters (s, t_x, t_y): scale and translation,
-      (x_in, y_in) = (s x + t_x, s y + t_y).
+      (x_in, y_in) = (s x + t_x, s y + t_y);
+    - `"tps"`, 32 parameters: where the 16 control points of a 4x4 grid over
+      the output go in the input, as (x, y) pairs in row-major grid order;
+      the thin-plate spline through them gives every other point.
     `IDENTITY_PARAMETERS[transform]` leaves the image unchanged.
 
     Args:
         output_size: (height, width) of the grid, positive ints.
-        transform: `"affine"` (default), `"projective"` or `"attention"`.
+        transform: `"affine"` (default), `"projective"`, `"attention"` or `"tps"`.
         align_corners: as in `BilinearSampler`; use the same value for both.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
@@ -75,6 +112,10 @@ class SamplingGrid(keras.layers.Layer):
         self.output_size = output_size
         self.transform = transform
         self.align_corners = bool(align_corners)
+        if transform == "tps":  # a constant of the output size: computed once
+            ys, xs = (output_coordinates(n, self.align_corners, "float64") for n in output_size)
+            y, x = np.meshgrid(ops.convert_to_numpy(ys), ops.convert_to_numpy(xs), indexing="ij")
+            self._tps_matrix = tps_matrix(np.stack([x.ravel(), y.ravel()], axis=-1))
 
     @property
     def parameter_count(self):
@@ -95,6 +136,11 @@ class SamplingGrid(keras.layers.Layer):
         xs = output_coordinates(width, self.align_corners, dtype)
         y, x = ops.meshgrid(ys, xs, indexing="ij")
         x, y = ops.reshape(x, (1, -1)), ops.reshape(y, (1, -1))
+        if self.transform == "tps":
+            targets = ops.reshape(theta, (-1, TPS_GRID**2, 2))
+            matrix = ops.convert_to_tensor(self._tps_matrix, dtype=dtype)
+            grid = ops.einsum("nk,bkd->bnd", matrix, targets)
+            return ops.reshape(grid, (-1, height, width, 2))
         t = [theta[:, i : i + 1] for i in range(self.parameter_count)]
         if self.transform == "attention":
             grid = [t[0] * x + t[1], t[0] * y + t[2]]

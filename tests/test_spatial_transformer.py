@@ -21,7 +21,7 @@ def localization():
     ])
 
 
-@pytest.mark.parametrize("transform", ["affine", "projective", "attention"])
+@pytest.mark.parametrize("transform", ["affine", "projective", "attention", "tps"])
 @pytest.mark.parametrize("align_corners", [False, True])
 def test_identity_parameters_give_the_identity_grid(transform, align_corners):
     theta = np.array([IDENTITY_PARAMETERS[transform]] * 2, "float32")
@@ -134,3 +134,19 @@ def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="must be images of rank 4"):
         SpatialTransformer(localization(), (4, 4))(IMAGES[0])
     assert isinstance(SpatialTransformer(localization(), (4, 4)).sampler, BilinearSampler)
+
+
+def test_tps_interpolates_its_control_points_and_reproduces_affine_maps():
+    from custom_layers.sampling_grid import tps_control_points
+
+    control = tps_control_points()
+    targets = control + RNG.normal(scale=0.1, size=control.shape)
+    grid = SamplingGrid((4, 4), "tps", align_corners=True)(targets.reshape(1, -1).astype("float32"))
+    np.testing.assert_allclose(grid.numpy().reshape(-1, 2), targets, atol=1e-5)
+    affine = np.array([[0.9, -0.2, 0.1], [0.3, 1.1, -0.05]])
+    moved = np.concatenate([control, np.ones((16, 1))], -1) @ affine.T
+    tps = SamplingGrid((5, 7), "tps")(moved.reshape(1, -1).astype("float32")).numpy()
+    expected = SamplingGrid((5, 7), "affine")(affine.reshape(1, 6).astype("float32")).numpy()
+    np.testing.assert_allclose(tps, expected, atol=1e-5)
+    xla = tf.function(SamplingGrid((5, 7), "tps"), jit_compile=True)(moved.reshape(1, -1).astype("float32"))
+    np.testing.assert_allclose(xla.numpy(), expected, atol=1e-5)
