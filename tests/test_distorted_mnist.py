@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from training import distorted_mnist, mnist
+
+
+@pytest.fixture(scope="module")
+def digits(tiny_data_dir):
+    return mnist.load(tiny_data_dir)[0][:8]
+
+
+@pytest.mark.parametrize("variant,size", sorted(distorted_mnist.VARIANTS.items()))
+def test_variants_are_deterministic_per_seed_split_and_epoch(digits, variant, size):
+    first, theta = distorted_mnist.distort(digits, variant, seed=0)
+    assert first.shape == (8, size, size, 1) and first.dtype == np.float32
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    again, _ = distorted_mnist.distort(digits, variant, seed=0)
+    np.testing.assert_array_equal(first, again)
+    for other in ({"seed": 1}, {"seed": 0, "epoch": 1}, {"seed": 0, "split": "validation"}):
+        assert not np.array_equal(first, distorted_mnist.distort(digits, variant, **other)[0])
+    # an example's distortion does not depend on the batch it is drawn in
+    single, _ = distorted_mnist.distort(digits[3:4], variant, seed=0, indices=[3])
+    if variant != "TC":  # clutter is cut from the other digits of the batch
+        np.testing.assert_allclose(single[0], first[3], atol=1e-6)
+
+
+def test_rotation_keeps_the_digit_and_rts_scales_it(digits):
+    ink = digits.sum(axis=(1, 2)) / 255.0
+    rotated, _ = distorted_mnist.distort(digits, "R", seed=0)
+    np.testing.assert_allclose(rotated.sum(axis=(1, 2, 3)), ink, rtol=0.05)
+    rts, theta = distorted_mnist.distort(digits, "RTS", seed=0)
+    scale = 42 / 28 / np.sqrt(np.abs(theta[:, 0] * theta[:, 4] - theta[:, 1] * theta[:, 3]))
+    assert np.all((scale > 0.69) & (scale < 1.21))
+    np.testing.assert_allclose(rts.sum(axis=(1, 2, 3)), ink * scale**2, rtol=0.08)
+
+
+def test_bad_arguments(digits):
+    with pytest.raises(ValueError, match="`variant` must be one of"):
+        distorted_mnist.distort(digits, "XYZ", seed=0)
+    with pytest.raises(ValueError, match=r"`images` must be \[N, 28, 28\]"):
+        distorted_mnist.distort(digits[..., None], "R", seed=0)
