@@ -32,7 +32,7 @@ def test_unknown_model_is_one_clear_line(capsys):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.strip() == ("specialnets export: error: Unknown zoo model 'no_such_model'; "
-                           "expected one of ['highway_mnist'].")
+                           f"expected one of {zoo.names()}.")
 
 
 def test_missing_data_dir_is_one_clear_line(capsys, monkeypatch):
@@ -81,9 +81,10 @@ def test_demo_prints_the_table(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("model "))
-    row = lines[header + 2]
-    assert row.startswith("highway_mnist") and "error (validation, 1000)" in row
-    assert '"class_id": 1' in row
+    rows = {line.split(" ")[0]: line for line in lines[header + 2:] if " | " in line}
+    assert set(rows) == set(zoo.names())
+    assert all("error (validation, 1000)" in row for row in rows.values())
+    assert '"class_id": 1' in rows["highway_mnist"]
 
 
 def test_evaluate_a_directory_that_is_no_export(tmp_path, capsys):

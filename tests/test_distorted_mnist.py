@@ -39,3 +39,20 @@ def test_bad_arguments(digits):
         distorted_mnist.distort(digits, "XYZ", seed=0)
     with pytest.raises(ValueError, match=r"`images` must be \[N, 28, 28\]"):
         distorted_mnist.distort(digits[..., None], "R", seed=0)
+
+
+def test_tfds_builder_holds_the_seeded_distortions(tiny_data_dir, tmp_path):
+    builder = distorted_mnist.builder("RTS", tiny_data_dir, tmp_path)
+    assert builder.info.splits["train"].num_examples == 100
+    assert builder.info.splits["validation"].num_examples == 1000
+    images, labels = mnist.load(tiny_data_dir)
+    expected, _ = distorted_mnist.distort(images[100:], "RTS", 0, "validation",
+                                          indices=np.arange(100, 1100))
+    by_label = {}
+    for image, label in builder.as_dataset(split="validation", as_supervised=True).take(50):
+        by_label.setdefault(int(label), []).append(image.numpy())
+    stored = {img.tobytes() for imgs in by_label.values() for img in imgs}
+    quantised = {np.round(e * 255).astype(np.uint8).tobytes() for e in expected}
+    assert stored <= quantised
+    with pytest.raises(ValueError, match="`variant` must be one of"):
+        distorted_mnist.builder("Q", tiny_data_dir, tmp_path)

@@ -150,3 +150,14 @@ def test_pretrained_weights_match_the_registry():
 
     assert registry.sha256_of(ENTRY.weights_path) == ENTRY.weights_sha256
     assert ENTRY.weights_path.stat().st_size <= 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", [n for n in zoo.names() if n != "highway_mnist"])
+def test_every_zoo_model_exports_and_loads_without_project_code(name, tmp_path):
+    entry = zoo.get(name)
+    path = export.export(name, base=tmp_path)
+    examples = entry.example_inputs()
+    _, outputs = verify.run_isolated(path, inputs=examples)
+    expected = entry.serving_fn(entry.load_pretrained())(**examples)
+    for info in entry.outputs:
+        np.testing.assert_allclose(outputs[info.name], expected[info.name].numpy(), atol=1e-5)

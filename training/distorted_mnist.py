@@ -15,10 +15,16 @@ and `distort(..., epoch=k)` draws fresh ones for training epoch k. The
 resampling uses this project's `SamplingGrid` and `BilinearSampler`.
 """
 
+import contextlib
+import functools
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from custom_layers import BilinearSampler, SamplingGrid
 from custom_layers.sampling_grid import tps_control_points
+from training import mnist
 
 VARIANTS = {"R": 28, "RTS": 42, "P": 28, "E": 28, "TC": 60}
 DIGIT = 28
@@ -118,3 +124,70 @@ def distort(images, variant, seed, split="train", epoch=0, indices=None, clutter
         for rng, canvas in zip(rngs, out):
             _clutter(rng, canvas[..., 0], pool)
     return np.clip(out, 0.0, 1.0), thetas
+
+
+@functools.cache  # tfds registers a builder class by name: define it once
+def _builder_class():
+    import tensorflow_datasets as tfds
+    from etils import epath
+
+    class SpecialnetsDistortedMnist(tfds.core.GeneratorBasedBuilder):
+        """Distorted MNIST (R, RTS, P, E, TC) from local IDX files, seed 0."""
+
+        VERSION = tfds.core.Version("1.0.0")
+        BUILDER_CONFIGS = [
+            tfds.core.BuilderConfig(name=variant.lower(), description=f"{variant}, {size}x{size}")
+            for variant, size in VARIANTS.items()
+        ]
+        MANUAL_DOWNLOAD_INSTRUCTIONS = mnist.MANUAL_INSTRUCTIONS
+        pkg_dir_path = epath.Path(__file__).parent  # see training/mnist.py
+
+        @property
+        def variant(self):
+            return self.builder_config.name.upper()
+
+        def _info(self):
+            size = VARIANTS[self.variant]
+            return self.dataset_info_from_configs(
+                features=tfds.features.FeaturesDict({
+                    "image": tfds.features.Image(shape=(size, size, 1)),
+                    "label": tfds.features.ClassLabel(num_classes=10),
+                }),
+                supervised_keys=("image", "label"),
+            )
+
+        def _split_generators(self, dl_manager):
+            images, labels = mnist.load(dl_manager.manual_dir)
+            return {
+                split: self._generate_examples(images, labels, split)
+                for split in ("train", "validation")
+            }
+
+        def _generate_examples(self, images, labels, split):
+            indices = np.array(mnist.split_indices(len(images), split))
+            for start in range(0, len(indices), 1000):
+                chunk = indices[start : start + 1000]
+                distorted, _ = distort(images[chunk], self.variant, 0, split, indices=chunk,
+                                       clutter_from=images)
+                for i, image in zip(chunk, distorted):
+                    pixels = np.round(image * 255).astype(np.uint8)
+                    yield int(i), {"image": pixels, "label": int(labels[i])}
+
+    return SpecialnetsDistortedMnist
+
+
+def builder(variant, data_dir, cache_dir):
+    """A prepared tensorflow-datasets builder of `variant` (seed 0, quantised
+    to uint8) over the MNIST IDX files of `data_dir`."""
+    import tensorflow_datasets as tfds
+
+    if variant not in VARIANTS:
+        raise ValueError(f"`variant` must be one of {sorted(VARIANTS)}; received {variant!r}.")
+    manual_dir = mnist.find_files(data_dir)[0].parent
+    tfds_dir = Path(cache_dir) / f"distorted-mnist-{mnist.fingerprint(data_dir)}"
+    distorted_builder = _builder_class()(config=variant.lower(), data_dir=str(tfds_dir))
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
+        distorted_builder.download_and_prepare(
+            download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir))
+        )
+    return distorted_builder

@@ -16,6 +16,10 @@ from pathlib import Path
 import numpy as np
 
 VALIDATION_SIZE = 1000
+MANUAL_INSTRUCTIONS = (
+    "Place one pair of MNIST IDX files (*images-idx3-ubyte[.gz], "
+    "*labels-idx1-ubyte[.gz]) in the manual directory."
+)
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 
 
@@ -123,10 +127,7 @@ def _builder_class():
         # Where tfds looks for checksums and metadata; set, so that it need not
         # resolve this package through importlib.resources (editable installs).
         pkg_dir_path = epath.Path(__file__).parent
-        MANUAL_DOWNLOAD_INSTRUCTIONS = (
-            "Place one pair of MNIST IDX files (*images-idx3-ubyte[.gz], "
-            "*labels-idx1-ubyte[.gz]) in the manual directory."
-        )
+        MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_INSTRUCTIONS
 
         def _info(self):
             return self.dataset_info_from_configs(

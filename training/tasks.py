@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from training import mnist
@@ -79,6 +80,58 @@ def mnist_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+DISTORTION_SEED = 0  # held-out splits are distorted alike for every training seed
+
+
+def mnist_rts_dataset(
+    split,
+    data_dir=None,
+    batch_size=128,
+    augment=False,
+    seed=0,
+    limit=None,
+    cache_dir="runs/tfds",
+    shuffle=None,
+    variant="RTS",
+):
+    """(image float32 [S, S, 1], label int64) batches of distorted MNIST.
+
+    The training split draws fresh distortions every epoch (from `seed` and
+    the epoch number); other splits are distorted once, the same way for
+    every training seed. `augment` and `cache_dir` are unused: the
+    distortion is the augmentation, and it is cheap enough to draw anew.
+    """
+    from training import distorted_mnist
+
+    images, labels = mnist.load(resolve_data_dir(data_dir))
+    indices = np.array(mnist.split_indices(len(images), split))[:limit]
+    size = distorted_mnist.VARIANTS[variant]
+    if split != "train":
+        distorted, _ = distorted_mnist.distort(
+            images[indices], variant, DISTORTION_SEED, split, indices=indices)
+        ds = tf.data.Dataset.from_tensor_slices((distorted, labels[indices].astype(np.int64)))
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    epochs_drawn = [0]
+
+    def one_epoch():
+        epoch = epochs_drawn[0]
+        epochs_drawn[0] += 1
+        distorted, _ = distorted_mnist.distort(
+            images[indices], variant, seed, split, epoch=epoch, indices=indices)
+        order = np.random.default_rng([seed, epoch]).permutation(len(indices))
+        for i in order:
+            yield distorted[i], np.int64(labels[indices[i]])
+
+    ds = tf.data.Dataset.from_generator(
+        one_epoch,
+        output_signature=(
+            tf.TensorSpec((size, size, 1), tf.float32),
+            tf.TensorSpec((), tf.int64),
+        ),
+    ).apply(tf.data.experimental.assert_cardinality(len(indices)))
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 TASKS = {
     "mnist": Task(
         name="mnist",
@@ -88,6 +141,18 @@ TASKS = {
         error_metric="sparse_categorical_accuracy",
         prediction_output="class_id",
         description="MNIST digits from IDX files (last 1,000 held out for validation)",
+    ),
+    "mnist_rts": Task(
+        name="mnist_rts",
+        dataset=mnist_rts_dataset,
+        loss="sparse_categorical_crossentropy",
+        metrics=("sparse_categorical_accuracy",),
+        error_metric="sparse_categorical_accuracy",
+        prediction_output="class_id",
+        description=(
+            "RTS-distorted MNIST (rotation +-45 deg, scale 0.7-1.2, random place on "
+            "42x42) from IDX files; last 1,000 digits held out for validation"
+        ),
     ),
 }
 

@@ -56,7 +56,31 @@ def visualize_highway_mnist(model, path):
     plt.close(figure)
 
 
-VISUALIZERS = {"highway_mnist": visualize_highway_mnist}
+def visualize_st_cnn_rts(model, path):
+    """Input digits beside what the transformer made of them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = zoo.get("st_cnn_rts").example_inputs()["image"]
+    transformed, theta = model.get_layer("spatial_transformer")(images)
+    predicted = model.predict(images, verbose=0).argmax(-1)
+    figure, axes = plt.subplots(2, len(images), figsize=(1.6 * len(images), 3.6))
+    for i, image in enumerate(images):
+        axes[0, i].imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
+        axes[1, i].imshow(np.asarray(transformed[i])[..., 0], cmap="gray", vmin=0, vmax=1)
+        axes[1, i].set_title(f"-> {predicted[i]}", fontsize=9)
+        for axis in axes[:, i]:
+            axis.axis("off")
+    axes[0, 0].set_title("input (RTS, 42x42)", fontsize=9, loc="left")
+    figure.suptitle("st_cnn_rts: inputs (top) and the spatial transformer's 28x28 output (bottom)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+VISUALIZERS = {"highway_mnist": visualize_highway_mnist, "st_cnn_rts": visualize_st_cnn_rts}
 
 
 def visualize(name, output=None, weights="pretrained"):

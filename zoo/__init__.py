@@ -1,6 +1,6 @@
 """Model builders and the registry of zoo models."""
 
-from zoo import highway_mnist  # noqa: F401  (registers its entry)
+from zoo import highway_mnist, st_cnn  # noqa: F401  (register their entries)
 from zoo.registry import Preset, TensorInfo, ZooEntry, get, names
 
 __all__ = ["Preset", "TensorInfo", "ZooEntry", "get", "names"]
