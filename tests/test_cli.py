@@ -71,9 +71,10 @@ def test_evaluate_an_export_without_project_code(tiny_data_dir, tmp_path, capsys
     assert result["examples"] == 1000 and result["error"] <= 0.02
 
 
-def test_visualize_writes_a_png(tmp_path, capsys):
-    cli.main(["visualize", "highway_mnist", "--output", str(tmp_path / "gates.png")])
-    assert (tmp_path / "gates.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+@pytest.mark.parametrize("name", ["highway_mnist", "st_cnn_rts"])
+def test_visualize_writes_a_png(name, tmp_path, capsys):
+    cli.main(["visualize", name, "--output", str(tmp_path / "picture.png")])
+    assert (tmp_path / "picture.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_demo_prints_the_table(tmp_path):

@@ -161,3 +161,11 @@ def test_every_zoo_model_exports_and_loads_without_project_code(name, tmp_path):
     expected = entry.serving_fn(entry.load_pretrained())(**examples)
     for info in entry.outputs:
         np.testing.assert_allclose(outputs[info.name], expected[info.name].numpy(), atol=1e-5)
+
+
+def test_st_cnn_beats_the_cnn_on_held_out_rts_digits(data_dir, tmp_path):
+    errors = {}
+    for name in ("st_cnn_rts", "cnn_rts"):
+        path = export.export(name, base=tmp_path)
+        errors[name] = verify.evaluate_export(path, data_dir=data_dir)["error"]
+    assert errors["st_cnn_rts"] <= 0.015 and errors["st_cnn_rts"] < errors["cnn_rts"], errors

@@ -66,7 +66,7 @@ def visualize_st_cnn_rts(model, path):
     images = zoo.get("st_cnn_rts").example_inputs()["image"]
     transformed, theta = model.get_layer("spatial_transformer")(images)
     predicted = model.predict(images, verbose=0).argmax(-1)
-    figure, axes = plt.subplots(2, len(images), figsize=(1.6 * len(images), 3.6))
+    figure, axes = plt.subplots(2, len(images), figsize=(1.6 * len(images), 4.4))
     for i, image in enumerate(images):
         axes[0, i].imshow(image[..., 0], cmap="gray", vmin=0, vmax=1)
         axes[1, i].imshow(np.asarray(transformed[i])[..., 0], cmap="gray", vmin=0, vmax=1)

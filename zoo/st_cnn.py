@@ -148,7 +148,7 @@ ST_CNN_RTS = registry.register(
         serving_fn=st_serving_fn,
         example_inputs=rts_examples,
         paper_result="0.5% error on RTS MNIST (ST-CNN affine, 60k digits)",
-        weights_sha256="",
+        weights_sha256="bc1cc5a7a95723f02a25d13bd8d567e1c8ab5c90d037d58eb26ddab99ba4b37c",
         summary="Spatial transformer CNN on rotated, scaled, translated MNIST (Jaderberg et al. 2015)",
     )
 )
@@ -164,7 +164,7 @@ CNN_RTS = registry.register(
         serving_fn=cnn_serving_fn,
         example_inputs=rts_examples,
         paper_result="0.8% error on RTS MNIST (CNN, 60k digits)",
-        weights_sha256="",
+        weights_sha256="0bf592cc941816720dc219712c024adbf32faa7e25acf9e76b1f632587aa40b4",
         summary="The same CNN without the spatial transformer, about as many parameters",
     )
 )
