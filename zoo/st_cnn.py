@@ -116,7 +116,7 @@ def _presets(use_transformer):
             description="a few minutes: the paper's net, 5 epochs",
         ),
         "paper": registry.Preset(
-            model=dict(use_transformer=use_transformer), epochs=40,
+            model=dict(use_transformer=use_transformer), epochs=80,
             learning_rate=1e-3, weight_decay=1e-4,
             description="appendix A.4 of the paper; fresh RTS distortions every epoch",
         ),
@@ -148,7 +148,7 @@ ST_CNN_RTS = registry.register(
         serving_fn=st_serving_fn,
         example_inputs=rts_examples,
         paper_result="0.5% error on RTS MNIST (ST-CNN affine, 60k digits)",
-        weights_sha256="bc1cc5a7a95723f02a25d13bd8d567e1c8ab5c90d037d58eb26ddab99ba4b37c",
+        weights_sha256="aabea369675be811b6cd4f5d7b5e42180ae36d1069b3b0a43bfeaefd7644924e",
         summary="Spatial transformer CNN on rotated, scaled, translated MNIST (Jaderberg et al. 2015)",
     )
 )
@@ -164,7 +164,7 @@ CNN_RTS = registry.register(
         serving_fn=cnn_serving_fn,
         example_inputs=rts_examples,
         paper_result="0.8% error on RTS MNIST (CNN, 60k digits)",
-        weights_sha256="0bf592cc941816720dc219712c024adbf32faa7e25acf9e76b1f632587aa40b4",
+        weights_sha256="839bf0daafa3788ad9ce0de7cdc5d292a772df8191381a8d4d6c95572717efe8",
         summary="The same CNN without the spatial transformer, about as many parameters",
     )
 )
