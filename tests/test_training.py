@@ -100,25 +100,31 @@ def _train_command(run_dir, data_dir, cache_dir, epochs):
 def test_train_resumes_after_kill_9(tiny_data_dir, tmp_path):
     run_dir, cache = tmp_path / "run", tmp_path / "tfds"
     epochs_log = run_dir / "epochs.log"
-    process = subprocess.Popen(_train_command(run_dir, tiny_data_dir, cache, 400), cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if epochs_log.exists() and len(epochs_log.read_text().split()) >= 3:
-            break
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    done_before = [int(e) for e in epochs_log.read_text().split()]
-    assert len(done_before) >= 3 and (run_dir / "backup").exists()
-    assert not (run_dir / "final.weights.h5").exists()
+
+    def logged():
+        return [int(e) for e in epochs_log.read_text().split()] if epochs_log.exists() else []
+
+    # kill three times, at whatever moment: mid-epoch or mid-backup
+    for _ in range(3):
+        before = len(logged())
+        process = subprocess.Popen(_train_command(run_dir, tiny_data_dir, cache, 400), cwd=REPO,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and len(logged()) < before + 3:
+            assert process.poll() is None, process.stderr.read()[-2000:]
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        resumed = logged()[before:]
+        assert before == 0 or resumed[0] >= logged()[before - 1], "a resume restarted from scratch"
+    done_before = logged()
+    assert (run_dir / "backup").exists() and not (run_dir / "final.weights.h5").exists()
 
     total = done_before[-1] + 3
     result = subprocess.run(_train_command(run_dir, tiny_data_dir, cache, total), cwd=REPO,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    epochs = [int(e) for e in epochs_log.read_text().split()]
-    resumed = epochs[len(done_before):]
+    resumed = logged()[len(done_before):]
     # it resumes after the last backed-up epoch (at most the one in flight is redone)
     assert resumed[0] >= done_before[-1] and resumed[-1] == total - 1
     assert len(resumed) <= 4

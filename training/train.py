@@ -29,6 +29,27 @@ def save_weights_atomically(model, path):
     os.replace(tmp, path)
 
 
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` whose backup survives a kill at any moment.
+
+    Keras writes the backup's weights and metadata in place, so a `kill -9`
+    during the write leaves a corrupt file and the resume fails ("bad object
+    header"). Here both are written beside and renamed into place, weights
+    first: a kill between the two renames costs one epoch, redone.
+    """
+
+    def _save_model(self):
+        final = self._weights_path, self._training_metadata_path
+        self._weights_path = str(Path(final[0]).with_name("next.weights.h5"))
+        self._training_metadata_path = final[1] + ".next"
+        try:
+            super()._save_model()
+            os.replace(self._weights_path, final[0])
+            os.replace(self._training_metadata_path, final[1])
+        finally:
+            self._weights_path, self._training_metadata_path = final
+
+
 class EpochLog(keras.callbacks.Callback):
     """Appends each finished epoch's number to a file (shows what a resume redid)."""
 
@@ -129,7 +150,7 @@ def train(
         metrics=list(task.metrics),
     )
     callbacks = [
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        AtomicBackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.ModelCheckpoint(
