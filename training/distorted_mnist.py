@@ -15,10 +15,7 @@ and `distort(..., epoch=k)` draws fresh ones for training epoch k. The
 resampling uses this project's `SamplingGrid` and `BilinearSampler`.
 """
 
-import contextlib
 import functools
-import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -179,15 +176,6 @@ def _builder_class():
 def builder(variant, data_dir, cache_dir):
     """A prepared tensorflow-datasets builder of `variant` (seed 0, quantised
     to uint8) over the MNIST IDX files of `data_dir`."""
-    import tensorflow_datasets as tfds
-
     if variant not in VARIANTS:
         raise ValueError(f"`variant` must be one of {sorted(VARIANTS)}; received {variant!r}.")
-    manual_dir = mnist.find_files(data_dir)[0].parent
-    tfds_dir = Path(cache_dir) / f"distorted-mnist-{mnist.fingerprint(data_dir)}"
-    distorted_builder = _builder_class()(config=variant.lower(), data_dir=str(tfds_dir))
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        distorted_builder.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir))
-        )
-    return distorted_builder
+    return mnist.prepare(_builder_class(), data_dir, cache_dir, "distorted-mnist", variant.lower())

@@ -154,19 +154,25 @@ def _builder_class():
     return SpecialnetsMnist
 
 
-def builder(data_dir, cache_dir):
-    """A prepared tensorflow-datasets builder over the IDX files of `data_dir`.
+def prepare(builder_class, data_dir, cache_dir, prefix, config=None):
+    """Prepares a tfds builder whose manual directory holds MNIST IDX files.
 
-    The prepared TFRecords live in `cache_dir/<fingerprint of the files>`,
+    The TFRecords live in `cache_dir/<prefix>-<fingerprint of the files>`,
     so that changing the data directory never reads stale records.
     """
     import tensorflow_datasets as tfds
 
     manual_dir = find_files(data_dir)[0].parent
-    tfds_dir = Path(cache_dir) / f"mnist-{fingerprint(data_dir)}"
-    mnist_builder = _builder_class()(data_dir=str(tfds_dir))
+    tfds_dir = Path(cache_dir) / f"{prefix}-{fingerprint(data_dir)}"
+    kwargs = {"config": config} if config else {}
+    prepared = builder_class(data_dir=str(tfds_dir), **kwargs)
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        mnist_builder.download_and_prepare(
+        prepared.download_and_prepare(
             download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir))
         )
-    return mnist_builder
+    return prepared
+
+
+def builder(data_dir, cache_dir):
+    """A prepared tensorflow-datasets builder over the IDX files of `data_dir`."""
+    return prepare(_builder_class(), data_dir, cache_dir, "mnist")

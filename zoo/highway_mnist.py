@@ -2,7 +2,6 @@
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from custom_layers import Highway, HighwayConv2D
 from zoo import registry
@@ -102,15 +101,6 @@ def build_highway_mnist(
     return keras.Model(image, probabilities, name=f"{kind}_{topology}_{depth}")
 
 
-def serving_fn(model):
-    def serve(image):
-        probabilities = tf.cast(model(image, training=False), tf.float32)
-        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
-        return {"probabilities": probabilities, "class_id": class_id}
-
-    return serve
-
-
 def example_inputs():
     with np.load(registry.EXAMPLES_DIR / "mnist_digits.npz") as data:
         return {"image": data["image"].astype(np.float32)}
@@ -157,7 +147,7 @@ ENTRY = registry.register(
             registry.TensorInfo("probabilities", "float32", (None, 10)),
             registry.TensorInfo("class_id", "int64", (None,)),
         ),
-        serving_fn=serving_fn,
+        serving_fn=registry.classifier_serving_fn,
         example_inputs=example_inputs,
         paper_result="0.45% test error (10-layer conv highway net, 60k digits)",
         weights_sha256="171a59447e23d24f4c2675816e1a7f538571ba16c485c17ad2596dce2ac0caea",

@@ -129,6 +129,19 @@ def names():
     return sorted(_REGISTRY)
 
 
+def classifier_serving_fn(model):
+    """`serving_default` of a classifier: float32 `probabilities` (whatever
+    the dtype policy) and their int64 `class_id`."""
+    import tensorflow as tf
+
+    def serve(image):
+        probabilities = tf.cast(model(image, training=False), tf.float32)
+        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
+        return {"probabilities": probabilities, "class_id": class_id}
+
+    return serve
+
+
 def sha256_of(path):
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -75,26 +75,17 @@ def build_st_cnn(
 
 
 def st_serving_fn(model):
+    """The classifier's outputs plus what its transformer did: theta, transformed."""
+    classify = registry.classifier_serving_fn(model)
     transformer = model.get_layer("spatial_transformer")
 
     def serve(image):
-        probabilities = tf.cast(model(image, training=False), tf.float32)
         transformed, theta = transformer(image, training=False)
         return {
-            "probabilities": probabilities,
-            "class_id": tf.argmax(probabilities, axis=-1, output_type=tf.int64),
+            **classify(image),
             "theta": tf.cast(theta, tf.float32),
             "transformed": tf.cast(transformed, tf.float32),
         }
-
-    return serve
-
-
-def cnn_serving_fn(model):
-    def serve(image):
-        probabilities = tf.cast(model(image, training=False), tf.float32)
-        class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
-        return {"probabilities": probabilities, "class_id": class_id}
 
     return serve
 
@@ -161,7 +152,7 @@ CNN_RTS = registry.register(
         presets=_presets(False),
         inputs=(IMAGE,),
         outputs=(PROBABILITIES, CLASS_ID),
-        serving_fn=cnn_serving_fn,
+        serving_fn=registry.classifier_serving_fn,
         example_inputs=rts_examples,
         paper_result="0.8% error on RTS MNIST (CNN, 60k digits)",
         weights_sha256="839bf0daafa3788ad9ce0de7cdc5d292a772df8191381a8d4d6c95572717efe8",
