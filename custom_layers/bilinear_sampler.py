@@ -56,6 +56,8 @@ class BilinearSampler(keras.layers.Layer):
     """
 
     def __init__(self, align_corners=False, padding_mode="zeros", **kwargs):
+        # No autocast: under mixed_float16 it would round the grid to float16.
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         if padding_mode not in PADDING_MODES:
             raise ValueError(
@@ -84,6 +86,7 @@ class BilinearSampler(keras.layers.Layer):
 
     def call(self, inputs):
         images, grid = inputs
+        images = ops.cast(images, self.compute_dtype)
         # Coordinates stay (at least) float32 under mixed precision: a float16
         # pixel coordinate is off by up to 1/16 pixel at 256 pixels.
         coords = "float64" if self.compute_dtype == "float64" else "float32"

@@ -93,6 +93,7 @@ class SamplingGrid(keras.layers.Layer):
     """
 
     def __init__(self, output_size, transform="affine", align_corners=False, **kwargs):
+        kwargs.setdefault("autocast", False)  # theta keeps its float32 precision
         super().__init__(**kwargs)
         output_size = tuple(output_size) if isinstance(output_size, (list, tuple)) else output_size
         if (

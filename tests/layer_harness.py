@@ -12,8 +12,25 @@ import tensorflow as tf
 import keras
 
 
+def _multi(shape):
+    return isinstance(shape, list)
+
+
 def _random_inputs(shape, seed=0):
+    """Standard-normal inputs of `shape`, or a list of them for a list of shapes."""
+    if _multi(shape):
+        return [_random_inputs(s, seed + i) for i, s in enumerate(shape)]
     return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def _symbolic(shape):
+    if _multi(shape):
+        return [_symbolic(s) for s in shape]
+    return keras.Input(batch_shape=(None,) + tuple(shape[1:]))
+
+
+def _batch(shape):
+    return shape[0][0] if _multi(shape) else shape[0]
 
 
 def check_config_round_trip(layer_cls, init_kwargs):
@@ -37,8 +54,7 @@ def check_build_and_calls(layer_cls, init_kwargs, input_shape, expected_output_s
     assert len(layer.trainable_weights) == trainable_weights
     assert len(layer.non_trainable_weights) == non_trainable_weights
 
-    symbolic_in = keras.Input(batch_shape=(None,) + tuple(input_shape[1:]))
-    symbolic_out = layer_cls(**init_kwargs)(symbolic_in)
+    symbolic_out = layer_cls(**init_kwargs)(_symbolic(input_shape))
     assert tuple(symbolic_out.shape) == (None,) + tuple(expected_output_shape[1:])
 
     x = _random_inputs(input_shape)
@@ -57,7 +73,7 @@ def check_compiled_calls(layer, x, eager_output, atol):
 
 
 def _model_of(layer, input_shape):
-    inputs = keras.Input(batch_shape=(None,) + tuple(input_shape[1:]))
+    inputs = _symbolic(input_shape)
     return keras.Model(inputs, layer(inputs))
 
 
@@ -66,67 +82,70 @@ def check_fit_step(layer_cls, init_kwargs, input_shape):
     model = _model_of(layer, input_shape)
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     x = _random_inputs(input_shape, seed=1)
-    target = _random_inputs((input_shape[0],) + tuple(model.output_shape[1:]), seed=2)
+    target = _random_inputs((_batch(input_shape),) + tuple(model.output_shape[1:]), seed=2)
     before = [w.numpy().copy() for w in layer.trainable_weights]
-    history = model.fit(x, target, epochs=1, batch_size=input_shape[0], verbose=0)
+    history = model.fit(x, target, epochs=1, batch_size=_batch(input_shape), verbose=0)
     assert np.isfinite(history.history["loss"][0])
     after = [w.numpy() for w in layer.trainable_weights]
     assert all(not np.array_equal(b, a) for b, a in zip(before, after)), "a weight did not train"
 
 
-def check_mixed_precision(layer_cls, init_kwargs, input_shape, reference_layer, rtol=2e-2, atol=2e-2):
+def check_mixed_precision(layer_cls, init_kwargs, input_shape, reference_layer, rtol=2e-2,
+                          atol=2e-2, output_dtype="float16"):
     layer = layer_cls(**init_kwargs, dtype="mixed_float16")
     layer.build(input_shape)
     assert all(w.dtype == "float32" for w in layer.weights), "variables must stay float32"
     layer.set_weights(reference_layer.get_weights())
     x = _random_inputs(input_shape)
     y = layer(x)
-    assert keras.backend.standardize_dtype(y.dtype) == "float16"
+    assert keras.backend.standardize_dtype(y.dtype) == output_dtype
     y = keras.ops.convert_to_numpy(y).astype("float32")
     assert np.all(np.isfinite(y))
     np.testing.assert_allclose(y, keras.ops.convert_to_numpy(reference_layer(x)), rtol=rtol, atol=atol)
 
 
 def check_gradients(layer_cls, init_kwargs, input_shape, samples=12, epsilon=1e-6, rtol=1e-4):
-    """Gradients of a random projection of the output, w.r.t. the input and
+    """Gradients of a random projection of the output, w.r.t. every input and
     every weight, against central finite differences, all in float64."""
     layer = layer_cls(**init_kwargs, dtype="float64")
-    x = tf.constant(_random_inputs(input_shape).astype("float64"))
+    inputs = _random_inputs(input_shape)
+    inputs = [tf.constant(x.astype("float64")) for x in (inputs if _multi(input_shape) else [inputs])]
     layer.build(input_shape)
     projection = tf.constant(
         np.random.default_rng(3).normal(size=layer.compute_output_shape(input_shape))
     )
 
-    def objective():
-        return tf.reduce_sum(layer(x) * projection)
-
-    variables = [tf.Variable(x)] + [w.value for w in layer.trainable_weights]
-
-    def objective_of(index, value):
-        if index == 0:
-            return tf.reduce_sum(layer(value) * projection)
-        weight = layer.trainable_weights[index - 1]
-        saved = weight.numpy()
-        weight.assign(value)
+    def objective(values):
+        """The objective with `values` for the inputs, then for the weights."""
+        weights = layer.trainable_weights
+        saved = [w.numpy() for w in weights]
+        for weight, value in zip(weights, values[len(inputs):]):
+            weight.assign(value)
         try:
-            return objective()
+            call_inputs = values[: len(inputs)]
+            output = layer(call_inputs if _multi(input_shape) else call_inputs[0])
+            return tf.reduce_sum(output * projection)
         finally:
-            weight.assign(saved)
+            for weight, value in zip(weights, saved):
+                weight.assign(value)
 
+    values = [x.numpy() for x in inputs] + [w.numpy() for w in layer.trainable_weights]
     with tf.GradientTape() as tape:
-        tape.watch(x)
-        loss = objective()
-    grads = tape.gradient(loss, [x] + [w.value for w in layer.trainable_weights])
+        tape.watch(inputs)
+        output = layer(inputs if _multi(input_shape) else inputs[0])
+        loss = tf.reduce_sum(output * projection)
+    grads = tape.gradient(loss, inputs + [w.value for w in layer.trainable_weights])
     rng = np.random.default_rng(4)
-    for index, (variable, grad) in enumerate(zip(variables, grads)):
+    for index, (base, grad) in enumerate(zip(values, grads)):
         assert grad is not None, f"no gradient for variable {index}"
-        base = variable.numpy()
         for flat in rng.choice(base.size, size=min(samples, base.size), replace=False):
             position = np.unravel_index(flat, base.shape)
-            plus, minus = base.copy(), base.copy()
-            plus[position] += epsilon
-            minus[position] -= epsilon
-            numeric = (objective_of(index, plus) - objective_of(index, minus)).numpy() / (2 * epsilon)
+            shifted = []
+            for sign in (1, -1):
+                moved = [v.copy() for v in values]
+                moved[index][position] += sign * epsilon
+                shifted.append(objective([tf.constant(v) for v in moved]).numpy())
+            numeric = (shifted[0] - shifted[1]) / (2 * epsilon)
             analytic = grad.numpy()[position]
             assert abs(numeric - analytic) <= rtol * max(1.0, abs(numeric)), (
                 f"variable {index} at {position}: analytic {analytic}, numeric {numeric}"
@@ -148,7 +167,8 @@ def check_saved_model_round_trip(layer, input_shape, tmp_path, atol):
     path = str(tmp_path / "saved_model")
     model.export(path, format="tf_saved_model", verbose=False)
     restored = tf.saved_model.load(path)
-    np.testing.assert_allclose(restored.serve(x).numpy(), model.predict(x, verbose=0), atol=atol)
+    served = restored.serve(x)
+    np.testing.assert_allclose(served.numpy(), model.predict(x, verbose=0), atol=atol)
 
 
 def check_masking(layer_cls, init_kwargs, input_shape):
@@ -181,6 +201,7 @@ def run_layer_test(
     supports_masking=False,
     tmp_path=None,
     atol=1e-5,
+    mixed_precision_output_dtype="float16",
 ):
     check_config_round_trip(layer_cls, init_kwargs)
     layer, x, y = check_build_and_calls(
@@ -189,9 +210,10 @@ def run_layer_test(
     )
     check_compiled_calls(layer, x, y, atol)
     check_fit_step(layer_cls, init_kwargs, input_shape)
-    check_mixed_precision(layer_cls, init_kwargs, input_shape, layer)
+    check_mixed_precision(layer_cls, init_kwargs, input_shape, layer,
+                          output_dtype=mixed_precision_output_dtype)
     check_gradients(layer_cls, init_kwargs, input_shape)
-    if supports_masking:
+    if supports_masking and not _multi(input_shape):
         check_masking(layer_cls, init_kwargs, input_shape)
     if tmp_path is not None:
         check_keras_file_round_trip(layer, input_shape, tmp_path, atol)

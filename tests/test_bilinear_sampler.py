@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from custom_layers.bilinear_sampler import BilinearSampler
-from tests.layer_harness import check_config_round_trip
+from tests.layer_harness import check_config_round_trip, run_layer_test
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.random((2, 7, 9, 3)).astype("float32")
@@ -111,11 +111,24 @@ def test_eager_graph_and_xla_agree():
 
 
 def test_mixed_float16_keeps_coordinates_in_float32():
-    grid = RNG.uniform(-1, 1, (2, 6, 5, 2)).astype("float32")
-    out = BilinearSampler(dtype="mixed_float16")([IMAGES, grid])
+    # float16 would round a coordinate near 1 by up to 2**-11: 0.06 px on 120 px
+    images = RNG.random((2, 120, 120, 1)).astype("float32")
+    grid = RNG.uniform(0.5, 1, (2, 30, 30, 2)).astype("float32")
+    out = BilinearSampler(dtype="mixed_float16")([images, grid])
     assert out.dtype == tf.float16
-    expected = BilinearSampler()([IMAGES, grid]).numpy()
+    expected = BilinearSampler()([images, grid]).numpy()
     np.testing.assert_allclose(out.numpy().astype("float32"), expected, atol=2e-3)
+
+
+def test_layer_harness(tmp_path):
+    run_layer_test(
+        BilinearSampler,
+        {"align_corners": False, "padding_mode": "zeros"},
+        input_shape=[(2, 6, 5, 3), (2, 4, 4, 2)],
+        expected_output_shape=(2, 4, 4, 3),
+        expected_num_trainable_weights=0,
+        tmp_path=tmp_path,
+    )
 
 
 def test_config_and_keras_file_round_trip(tmp_path):

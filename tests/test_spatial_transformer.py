@@ -6,7 +6,7 @@ import tensorflow as tf
 from custom_layers import BilinearSampler
 from custom_layers.sampling_grid import IDENTITY_PARAMETERS, SamplingGrid
 from custom_layers.spatial_transformer import SpatialTransformer
-from tests.layer_harness import check_config_round_trip
+from tests.layer_harness import check_config_round_trip, run_layer_test
 from tests.test_bilinear_sampler import identity_grid
 
 RNG = np.random.default_rng(1)
@@ -150,3 +150,16 @@ def test_tps_interpolates_its_control_points_and_reproduces_affine_maps():
     np.testing.assert_allclose(tps, expected, atol=1e-5)
     xla = tf.function(SamplingGrid((5, 7), "tps"), jit_compile=True)(moved.reshape(1, -1).astype("float32"))
     np.testing.assert_allclose(xla.numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("transform,count", [("affine", 6), ("projective", 8), ("tps", 32)])
+def test_sampling_grid_layer_harness(transform, count, tmp_path):
+    run_layer_test(
+        SamplingGrid,
+        {"output_size": (3, 4), "transform": transform, "align_corners": True},
+        input_shape=(2, count),
+        expected_output_shape=(2, 3, 4, 2),
+        expected_num_trainable_weights=0,
+        tmp_path=tmp_path,
+        mixed_precision_output_dtype="float32",
+    )
