@@ -1,6 +1,7 @@
 """SavedModel export in TF Serving's layout: `specialnets export`."""
 
 import datetime
+import errno
 import json
 import os
 import shutil
@@ -64,11 +65,12 @@ def write_saved_model(entry, model, path):
     archive.write_out(str(path), verbose=False)
 
 
-def model_card(entry, version, weights):
+def model_card(entry, weights):
+    """The card of an export (its version is filled in when it is claimed)."""
     info = weights_info(entry, weights)
     return {
         "name": entry.name,
-        "version": version,
+        "version": None,
         "summary": entry.summary,
         "signature_name": SIGNATURE,
         "signature": signature_info(entry),
@@ -102,17 +104,18 @@ def export(name, weights="pretrained", base=DEFAULT_BASE):
         extra.mkdir()
         warmup.write_requests(extra / warmup.FILENAME, name, entry.example_inputs())
         version = (versions(model_dir) or [0])[-1] + 1
+        card = model_card(entry, weights)
         while True:
-            card = model_card(entry, version, weights)
+            card["version"] = version
             (extra / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
             target = model_dir / str(version)
-            try:
-                target.mkdir()  # claims the version; fails if it exists
-            except FileExistsError:
+            try:  # atomic; refuses a version that exists (with files in it)
+                os.rename(tmp, target)
+                break
+            except OSError as error:
+                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                    raise
                 version += 1
-                continue
-            os.replace(tmp, target)  # replaces only the empty directory we claimed
-            break
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     write_models_config(base)

@@ -169,3 +169,12 @@ def test_st_cnn_beats_the_cnn_on_held_out_rts_digits(data_dir, tmp_path):
         path = export.export(name, base=tmp_path)
         errors[name] = verify.evaluate_export(path, data_dir=data_dir)["error"]
     assert errors["st_cnn_rts"] <= 0.015 and errors["st_cnn_rts"] < errors["cnn_rts"], errors
+
+
+def test_a_version_written_meanwhile_is_not_overwritten(tmp_path, monkeypatch):
+    taken = tmp_path / "highway_mnist" / "1"
+    taken.mkdir(parents=True)
+    (taken / "saved_model.pb").write_bytes(b"someone else's")
+    monkeypatch.setattr(export, "versions", lambda model_dir: [])  # a stale listing
+    path = export.export("highway_mnist", base=tmp_path)
+    assert path.name == "2" and (taken / "saved_model.pb").read_bytes() == b"someone else's"
