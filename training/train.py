@@ -1,6 +1,5 @@
 """Training and evaluation of zoo models: `specialnets train / evaluate`."""
 
-import dataclasses
 import json
 import os
 import shlex
@@ -111,8 +110,6 @@ def train(
     epochs=None,
     cache_dir="runs/tfds",
     verbose=1,
-    model_overrides=None,
-    preset_overrides=None,
 ):
     """Trains zoo model `name` with `preset`; resumes an interrupted run.
 
@@ -123,7 +120,7 @@ def train(
     Returns the metrics dict.
     """
     entry = zoo.get(name)
-    config = dataclasses.replace(entry.preset(preset), **(preset_overrides or {}))
+    config = entry.preset(preset)
     task = tasks.get(entry.task)
     tasks.resolve_data_dir(data_dir)  # fail early, before building anything
     run_dir = Path(run_dir or f"runs/{name}-{preset}")
@@ -136,7 +133,7 @@ def train(
     val_ds = _dataset(task, "validation", args, config)
     steps = int(train_ds.cardinality())
     keras.utils.set_random_seed(seed)  # again: preparing data may draw from `random`
-    model = entry.build(preset, **(model_overrides or {}))
+    model = entry.build(preset)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, epochs * max(steps, 1))
     )
@@ -184,7 +181,7 @@ def train(
     info = {
         "model": name,
         "preset": preset,
-        "model_config": {**config.model, **(model_overrides or {})},
+        "model_config": config.model,
         "epochs": epochs,
         "seed": seed,
         "command": shlex.join(command),
