@@ -83,7 +83,7 @@ def cmd_serve(args):
     server.serve(args.base, args.host, args.port, args.max_request_bytes)
 
 
-def _load_request(path):
+def _load_request(path, input_names):
     path = Path(path)
     if not path.is_file():
         raise UsageError(f"--input {path}: no such file.")
@@ -98,15 +98,20 @@ def _load_request(path):
         import numpy as np
 
         data = np.load(path)
-        arrays = {k: data[k] for k in data.files} if path.suffix == ".npz" else data
-        if isinstance(arrays, dict):
-            return {"inputs": {k: v.tolist() for k, v in arrays.items()}}
-        return {"inputs": arrays.tolist()}
+        if path.suffix == ".npy":
+            return {"inputs": data.tolist()}
+        missing = [n for n in input_names if n not in data.files]
+        if missing:
+            raise UsageError(f"--input {path}: no array named {missing} (has {data.files}).")
+        return {"inputs": {n: data[n].tolist() for n in input_names}}  # others ignored
     raise UsageError(f"--input {path}: expected a .json request body, an .npz or an .npy.")
 
 
 def cmd_predict(args):
-    body = _load_request(args.input)
+    import zoo
+
+    name = _zoo_name(args.name)
+    body = _load_request(args.input, [i.name for i in zoo.get(name).inputs])
     if args.server:
         import httpx
 

@@ -93,3 +93,17 @@ def test_evaluate_a_directory_that_is_no_export(tmp_path, capsys):
         cli.main(["evaluate", "highway_mnist", "--export", str(tmp_path)])
     assert exit_.value.code == 2
     assert "is not a SavedModel directory" in capsys.readouterr().err
+
+
+def test_predict_an_npz_of_named_arrays(tmp_path, capsys):
+    cli.main(["export", "highway_mnist", "--base", str(tmp_path), "--no-verify"])
+    capsys.readouterr()
+    examples = REPO / "zoo" / "examples" / "mnist_digits.npz"  # image and label: label is ignored
+    cli.main(["predict", "highway_mnist", "--input", str(examples), "--base", str(tmp_path)])
+    labels = np.load(examples)["label"].tolist()
+    assert json.loads(capsys.readouterr().out)["outputs"]["class_id"] == labels
+    np.savez(tmp_path / "wrong.npz", picture=np.zeros((1, 28, 28, 1)))
+    with pytest.raises(SystemExit):
+        cli.main(["predict", "highway_mnist", "--input", str(tmp_path / "wrong.npz"),
+                  "--base", str(tmp_path)])
+    assert "no array named ['image']" in capsys.readouterr().err
