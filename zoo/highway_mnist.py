@@ -128,7 +128,7 @@ ENTRY = registry.register(
                 model=dict(
                     depth=10, width=32, topology="conv", dropout=0.25, head="global_average"
                 ),
-                epochs=30,
+                epochs=60,
                 augment=True,
                 learning_rate=1e-3,
                 weight_decay=1e-4,
@@ -150,7 +150,7 @@ ENTRY = registry.register(
         serving_fn=registry.classifier_serving_fn,
         example_inputs=example_inputs,
         paper_result="0.45% test error (10-layer conv highway net, 60k digits)",
-        weights_sha256="171a59447e23d24f4c2675816e1a7f538571ba16c485c17ad2596dce2ac0caea",
+        weights_sha256="4abf90e22840127aceb359d330c0d86206166c6df8e4e421c4a17abd4cf59d73",
         summary="Highway network classifying MNIST digits (Srivastava et al. 2015)",
     )
 )
