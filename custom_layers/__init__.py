@@ -3,6 +3,7 @@
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
+from custom_layers.pointer_attention import PointerAttention
 from custom_layers.sampling_grid import SamplingGrid
 from custom_layers.spatial_transformer import SpatialTransformer
 
@@ -10,6 +11,7 @@ __all__ = [
     "BilinearSampler",
     "Highway",
     "HighwayConv2D",
+    "PointerAttention",
     "SamplingGrid",
     "SpatialTransformer",
 ]

@@ -68,7 +68,11 @@ class BilinearSampler(keras.layers.Layer):
         self.padding_mode = padding_mode
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 2:
+        if (
+            not isinstance(input_shape, (list, tuple))
+            or len(input_shape) != 2
+            or not all(isinstance(s, (list, tuple)) for s in input_shape)
+        ):
             raise ValueError(
                 "BilinearSampler: `inputs` must be a list [images, grid]; received "
                 f"shapes {input_shape}."
