@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from custom_layers.input_checks import two_input_shapes
+
 PADDING_MODES = ("zeros", "border")
 
 
@@ -68,16 +70,7 @@ class BilinearSampler(keras.layers.Layer):
         self.padding_mode = padding_mode
 
     def build(self, input_shape):
-        if (
-            not isinstance(input_shape, (list, tuple))
-            or len(input_shape) != 2
-            or not all(isinstance(s, (list, tuple)) for s in input_shape)
-        ):
-            raise ValueError(
-                "BilinearSampler: `inputs` must be a list [images, grid]; received "
-                f"shapes {input_shape}."
-            )
-        images, grid = input_shape
+        images, grid = two_input_shapes(input_shape, "BilinearSampler", "a list [images, grid]")
         if len(images) != 4:
             raise ValueError(
                 f"BilinearSampler: `images` must have rank 4 (B, H, W, C); received {images}."

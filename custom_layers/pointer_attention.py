@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from custom_layers.input_checks import two_input_shapes
+
 # Added to masked logits. Logits are float32 whatever the policy, so this
 # stays finite (no -inf, so no NaN when every position is masked).
 MASKED_LOGIT = -1e9
@@ -57,15 +59,7 @@ class PointerAttention(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        if (
-            not isinstance(input_shape, (list, tuple))
-            or len(input_shape) != 2
-            or not all(isinstance(s, (list, tuple)) for s in input_shape)
-        ):
-            raise ValueError(
-                f"PointerAttention: `inputs` must be [query, keys]; received shapes {input_shape}."
-            )
-        query, keys = input_shape
+        query, keys = two_input_shapes(input_shape, "PointerAttention", "[query, keys]")
         if len(keys) != 3 or keys[-1] is None:
             raise ValueError(
                 "PointerAttention: `keys` must have shape (batch, positions, features) with "
