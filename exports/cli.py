@@ -57,14 +57,16 @@ def cmd_train(args):
 
 def cmd_evaluate(args):
     name = _zoo_name(args.name)
+    options = {"size": args.size} if args.size else {}
     if args.export:
         from exports import verify
 
-        result = verify.evaluate_export(args.export, name, args.data_dir, args.split)
+        result = verify.evaluate_export(args.export, name, args.data_dir, args.split, **options)
     else:
         from training import train
 
-        result = train.evaluate(name, args.weights, args.data_dir, args.split, args.cache_dir)
+        result = train.evaluate(name, args.weights, args.data_dir, args.split, args.cache_dir,
+                                **options)
     print(json.dumps(result, indent=2))
 
 
@@ -170,7 +172,10 @@ def parser():
     p.add_argument("--weights", default="pretrained", help="pretrained or a .weights.h5")
     p.add_argument("--export", help="evaluate this SavedModel directory, loaded without project code")
     p.add_argument("--data-dir", help="data directory (default: $SPECIALNETS_DATA)")
-    p.add_argument("--split", default="validation", choices=["train", "validation", "all"])
+    p.add_argument("--split", default="validation",
+                   choices=["train", "validation", "test", "all"])
+    p.add_argument("--size", type=int,
+                   help="generated tasks: the number of elements per example (e.g. pointer_hull 50)")
     p.add_argument("--cache-dir", default="runs/tfds")
     p.set_defaults(func=cmd_evaluate)
 

@@ -67,18 +67,18 @@ def run_isolated(export_dir, name=None, inputs=None, keras_check=False, timeout=
     return report, outputs
 
 
-def evaluate_export(export_dir, name=None, data_dir=None, split="validation"):
-    """Error of an export on held-out data, computed where no project code loads."""
+def evaluate_export(export_dir, name=None, data_dir=None, split="validation", **options):
+    """The task's figures for an export on held-out data; the export runs
+    where no project code loads. `options` (e.g. `size`) go to the data."""
     from training import tasks, train
 
     export_dir = _saved_model_dir(export_dir)
     name = name or export_dir.parent.name
-    inputs, labels = train.held_out_arrays(name, data_dir=data_dir, split=split)
+    inputs, labels = train.held_out_arrays(name, data_dir=data_dir, split=split, **options)
     report, outputs = run_isolated(export_dir, name, inputs=inputs)
-    predicted = outputs[tasks.get(zoo.get(name).task).prediction_output]
     return {
         "split": split,
         "examples": int(len(labels)),
-        "error": float(np.mean(predicted != labels)),
+        **tasks.get(zoo.get(name).task).scores(outputs, inputs, labels),
         "warmup_requests": report["warmup_requests"],
     }

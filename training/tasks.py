@@ -3,7 +3,7 @@
 import dataclasses
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -28,17 +28,44 @@ def resolve_data_dir(data_dir=None):
     return path
 
 
+def class_error(outputs, inputs, labels, output="class_id"):
+    """Score of a classifier: the fraction of wrong classes."""
+    return {"error": float(np.mean(outputs[output] != labels))}
+
+
 @dataclasses.dataclass(frozen=True)
 class Task:
-    """How to feed a zoo model: `dataset(split, ...)`, loss, metric."""
+    """How to feed and score a zoo model.
+
+    `dataset(split, data_dir=, batch_size=, augment=, seed=, limit=,
+    cache_dir=, shuffle=, **options)` gives (inputs, labels) batches for
+    `fit`; `options` come from the preset's `task` dict. `loss` and each of
+    `metrics` is a Keras name or a zero-argument factory. `held_out(split,
+    data_dir=, cache_dir=, **options)` gives (inputs by serving name,
+    labels) and `score(outputs, inputs, labels)` the figures (an "error"
+    among them) of the serving outputs on them; by default both come from
+    the dataset and `prediction_output` against the labels.
+    """
 
     name: str
     dataset: Callable[..., tf.data.Dataset]
-    loss: str
+    loss: Any
     metrics: tuple
-    error_metric: str  # the Keras metric whose complement is the error
+    error_metric: str  # the Keras metric whose complement is the error in training
     prediction_output: str  # the serving output compared with the labels
     description: str
+    needs_data: bool = True  # False for tasks generated on the fly
+    held_out: Callable | None = None
+    score: Callable | None = None
+
+    def compile_arguments(self):
+        make = lambda item: item() if callable(item) else item  # noqa: E731
+        return dict(loss=make(self.loss), metrics=[make(m) for m in self.metrics])
+
+    def scores(self, outputs, inputs, labels):
+        if self.score is not None:
+            return self.score(outputs, inputs, labels)
+        return class_error(outputs, inputs, labels, self.prediction_output)
 
 
 def mnist_dataset(

@@ -98,7 +98,29 @@ def _dataset(task, split, args, preset, augment=False, limit=None):
         seed=args["seed"],
         limit=limit,
         cache_dir=args["cache_dir"],
+        **preset.task,
     )
+
+
+def serve_locally(entry, model, inputs, batch_size=256):
+    """The serving outputs of `model` on `inputs` (name -> array), batched."""
+    import tensorflow as tf
+
+    serve = tf.function(entry.serving_fn(model))
+    total = len(next(iter(inputs.values())))
+    parts = [
+        {k: v.numpy() for k, v in serve(**{n: a[i:i + batch_size] for n, a in inputs.items()}).items()}
+        for i in range(0, total, batch_size)
+    ]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def held_out_scores(entry, model, split="validation", data_dir=None, cache_dir="runs/tfds", **options):
+    """The task's figures for `model`'s serving outputs on held-out data."""
+    task = tasks.get(entry.task)
+    inputs, labels = held_out_arrays(entry.name, data_dir, split, cache_dir, **options)
+    outputs = serve_locally(entry, model, inputs)
+    return {"split": split, "examples": int(len(labels)), **task.scores(outputs, inputs, labels)}
 
 
 def train(
@@ -122,7 +144,8 @@ def train(
     entry = zoo.get(name)
     config = entry.preset(preset)
     task = tasks.get(entry.task)
-    tasks.resolve_data_dir(data_dir)  # fail early, before building anything
+    if task.needs_data:
+        tasks.resolve_data_dir(data_dir)  # fail early, before building anything
     run_dir = Path(run_dir or f"runs/{name}-{preset}")
     run_dir.mkdir(parents=True, exist_ok=True)
     epochs = epochs or config.epochs
@@ -143,8 +166,7 @@ def train(
             if config.weight_decay
             else keras.optimizers.Adam(schedule)
         ),
-        loss=task.loss,
-        metrics=list(task.metrics),
+        **task.compile_arguments(),
     )
     callbacks = [
         AtomicBackupAndRestore(str(run_dir / "backup")),
@@ -175,6 +197,8 @@ def train(
             "examples": int(sum(len(y) for _, y in val_ds)),
         }
     }
+    if task.held_out is not None:
+        metrics["held_out"] = held_out_scores(entry, model, data_dir=data_dir, cache_dir=cache_dir)
     command = ["specialnets", "train", name, "--preset", preset, "--seed", str(seed)]
     if epochs != config.epochs:
         command += ["--epochs", str(epochs)]
@@ -211,12 +235,19 @@ def publish(name, run_dir):
     return info
 
 
-def evaluate(name, weights="pretrained", data_dir=None, split="validation", cache_dir="runs/tfds"):
-    """Error and loss of zoo model `name` on `split` of its task's data."""
+def evaluate(name, weights="pretrained", data_dir=None, split="validation", cache_dir="runs/tfds",
+             **options):
+    """Error and loss of zoo model `name` on `split` of its task's data.
+
+    Tasks with their own held-out scoring (pointer tasks) are scored on
+    the serving outputs; `options` (e.g. `size`) go to their data.
+    """
     entry = zoo.get(name)
     task = tasks.get(entry.task)
     model = entry.load_pretrained() if weights == "pretrained" else load_weights_file(entry, weights)
-    model.compile(loss=task.loss, metrics=list(task.metrics))
+    if task.held_out is not None:
+        return held_out_scores(entry, model, split, data_dir, cache_dir, **options)
+    model.compile(**task.compile_arguments())
     ds = task.dataset(split, data_dir=data_dir, batch_size=256, cache_dir=cache_dir)
     results = model.evaluate(ds, return_dict=True, verbose=0)
     return {
@@ -227,10 +258,12 @@ def evaluate(name, weights="pretrained", data_dir=None, split="validation", cach
     }
 
 
-def held_out_arrays(name, data_dir=None, split="validation", cache_dir="runs/tfds"):
+def held_out_arrays(name, data_dir=None, split="validation", cache_dir="runs/tfds", **options):
     """(inputs by name, labels) of `split`, to evaluate an export with."""
     entry = zoo.get(name)
     task = tasks.get(entry.task)
+    if task.held_out is not None:
+        return task.held_out(split, data_dir=data_dir, cache_dir=cache_dir, **options)
     ds = task.dataset(split, data_dir=data_dir, batch_size=1024, cache_dir=cache_dir)
     xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
     return {entry.inputs[0].name: np.concatenate(xs)}, np.concatenate(ys)

@@ -33,6 +33,7 @@ class Preset:
     augment: bool = False
     train_limit: int | None = None  # use only the first N training examples
     description: str = ""
+    task: dict = dataclasses.field(default_factory=dict)  # options of the task's data
 
 
 @dataclasses.dataclass(frozen=True)
