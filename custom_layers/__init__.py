@@ -4,6 +4,8 @@ from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
 from custom_layers.pointer_attention import PointerAttention
+from custom_layers.pointer_decoder import PointerDecoder
+from custom_layers.pointer_losses import PointerAccuracy, PointerLoss
 from custom_layers.sampling_grid import SamplingGrid
 from custom_layers.spatial_transformer import SpatialTransformer
 
@@ -11,7 +13,10 @@ __all__ = [
     "BilinearSampler",
     "Highway",
     "HighwayConv2D",
+    "PointerAccuracy",
     "PointerAttention",
+    "PointerDecoder",
+    "PointerLoss",
     "SamplingGrid",
     "SpatialTransformer",
 ]

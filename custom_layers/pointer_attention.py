@@ -22,7 +22,8 @@ class PointerAttention(keras.layers.Layer):
     propagates it from the encoder, and `excluded` marks positions a decoder
     must not choose again (visited cities, sorted numbers). Logits are
     computed in float32 under any dtype policy, and masked positions get a
-    large finite negative logit, so their probability is exactly 0 and a row
+    large finite negative log-probability (`MASKED_LOGIT`), so their
+    probability is exactly 0 and a row
     with every position masked gives a uniform distribution, never NaN.
 
     Args:
@@ -99,9 +100,14 @@ class PointerAttention(keras.layers.Layer):
         if excluded is not None:
             excluded = ops.cast(excluded, "bool")
             blocked = excluded if blocked is None else ops.logical_or(blocked, excluded)
-        if blocked is not None:
-            logits = ops.where(blocked, MASKED_LOGIT, logits)
-        return ops.log_softmax(logits, axis=-1)
+        if blocked is None:
+            return ops.log_softmax(logits, axis=-1)
+        log_probs = ops.log_softmax(ops.where(blocked, MASKED_LOGIT, logits), axis=-1)
+        # Blocked positions read exactly MASKED_LOGIT, a constant: no gradient
+        # flows into them (unless every position is blocked: then uniform).
+        everything = ops.all(blocked, axis=-1, keepdims=True)
+        return ops.where(ops.logical_and(blocked, ops.logical_not(everything)), MASKED_LOGIT,
+                         log_probs)
 
     @property
     def _logit_dtype(self):

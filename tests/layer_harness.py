@@ -16,17 +16,26 @@ def _multi(shape):
     return isinstance(shape, list)
 
 
-def _random_inputs(shape, seed=0):
+# Inputs listed here (by position in a list of shapes) are int32, uniform
+# in [low, high); set by `run_layer_test(integer_inputs=...)`.
+_INTEGER_INPUTS = {}
+
+
+def _random_inputs(shape, seed=0, index=None):
     """Standard-normal inputs of `shape`, or a list of them for a list of shapes."""
     if _multi(shape):
-        return [_random_inputs(s, seed + i) for i, s in enumerate(shape)]
-    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+        return [_random_inputs(s, seed + i, i) for i, s in enumerate(shape)]
+    rng = np.random.default_rng(seed)
+    if index in _INTEGER_INPUTS:
+        return rng.integers(*_INTEGER_INPUTS[index], size=shape).astype("int32")
+    return rng.normal(size=shape).astype("float32")
 
 
-def _symbolic(shape):
+def _symbolic(shape, index=None):
     if _multi(shape):
-        return [_symbolic(s) for s in shape]
-    return keras.Input(batch_shape=(None,) + tuple(shape[1:]))
+        return [_symbolic(s, i) for i, s in enumerate(shape)]
+    dtype = "int32" if index in _INTEGER_INPUTS else "float32"
+    return keras.Input(batch_shape=(None,) + tuple(shape[1:]), dtype=dtype)
 
 
 def _batch(shape):
@@ -109,7 +118,8 @@ def check_gradients(layer_cls, init_kwargs, input_shape, samples=12, epsilon=1e-
     every weight, against central finite differences, all in float64."""
     layer = layer_cls(**init_kwargs, dtype="float64")
     inputs = _random_inputs(input_shape)
-    inputs = [tf.constant(x.astype("float64")) for x in (inputs if _multi(input_shape) else [inputs])]
+    inputs = [tf.constant(x if x.dtype.kind == "i" else x.astype("float64"))
+              for x in (inputs if _multi(input_shape) else [inputs])]
     layer.build(input_shape)
     projection = tf.constant(
         np.random.default_rng(3).normal(size=layer.compute_output_shape(input_shape))
@@ -124,12 +134,15 @@ def check_gradients(layer_cls, init_kwargs, input_shape, samples=12, epsilon=1e-
         try:
             call_inputs = values[: len(inputs)]
             output = layer(call_inputs if _multi(input_shape) else call_inputs[0])
-            return tf.reduce_sum(output * projection)
+            # Minus the unperturbed output: large constant outputs (masked
+            # log-probabilities) would swamp the differences otherwise.
+            return tf.reduce_sum((output - base_output) * projection)
         finally:
             for weight, value in zip(weights, saved):
                 weight.assign(value)
 
     values = [x.numpy() for x in inputs] + [w.numpy() for w in layer.trainable_weights]
+    base_output = tf.stop_gradient(layer(inputs if _multi(input_shape) else inputs[0]))
     with tf.GradientTape() as tape:
         tape.watch(inputs)
         output = layer(inputs if _multi(input_shape) else inputs[0])
@@ -137,6 +150,8 @@ def check_gradients(layer_cls, init_kwargs, input_shape, samples=12, epsilon=1e-
     grads = tape.gradient(loss, inputs + [w.value for w in layer.trainable_weights])
     rng = np.random.default_rng(4)
     for index, (base, grad) in enumerate(zip(values, grads)):
+        if base.dtype.kind == "i":
+            continue  # integer inputs (indices) have no gradient
         assert grad is not None, f"no gradient for variable {index}"
         for flat in rng.choice(base.size, size=min(samples, base.size), replace=False):
             position = np.unravel_index(flat, base.shape)
@@ -202,7 +217,12 @@ def run_layer_test(
     tmp_path=None,
     atol=1e-5,
     mixed_precision_output_dtype="float16",
+    integer_inputs=None,
 ):
+    """`integer_inputs` maps positions in a list of input shapes to the
+    (low, high) range of int32 inputs there (indices)."""
+    _INTEGER_INPUTS.clear()
+    _INTEGER_INPUTS.update(integer_inputs or {})
     check_config_round_trip(layer_cls, init_kwargs)
     layer, x, y = check_build_and_calls(
         layer_cls, init_kwargs, input_shape, expected_output_shape,
