@@ -181,6 +181,8 @@ TASKS = {
             "42x42) from IDX files; last 1,000 digits held out for validation"
         ),
     ),
+    "chat": Task(  # greetings with unseen names: training/chat_task.py
+        name="chat", **__import__("training.chat_task", fromlist=["TASK_FIELDS"]).TASK_FIELDS),
 }
 
 
@@ -188,3 +190,43 @@ def get(name):
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}; expected one of {sorted(TASKS)}.")
     return TASKS[name]
+
+
+def _pointer_task(kind, description):
+    import functools
+
+    from training import pointer_data
+
+    return Task(
+        name=f"pointer_{kind}",
+        dataset=functools.partial(pointer_data.dataset, kind),
+        loss=pointer_loss,
+        metrics=(pointer_accuracy,),
+        error_metric="pointer_accuracy",
+        prediction_output={"sort": "order", "hull": "hull", "tsp": "tour"}[kind],
+        description=description,
+        needs_data=False,
+        held_out=functools.partial(pointer_data.held_out, kind),
+        score=getattr(pointer_data, f"score_{kind}"),
+    )
+
+
+def pointer_loss():
+    from custom_layers.pointer_losses import PointerLoss
+
+    return PointerLoss()
+
+
+def pointer_accuracy():
+    from custom_layers.pointer_losses import PointerAccuracy
+
+    return PointerAccuracy()
+
+
+TASKS.update(
+    pointer_sort=_pointer_task("sort", "sorting n uniform floats (generated, seeded)"),
+    pointer_hull=_pointer_task(
+        "hull", "planar convex hulls of n uniform points in the unit square (generated, exact)"),
+    pointer_tsp=_pointer_task(
+        "tsp", "TSP tours of n uniform cities; optimal (Held-Karp) up to 12, 2-opt beyond"),
+)
