@@ -80,7 +80,203 @@ def visualize_st_cnn_rts(model, path):
     plt.close(figure)
 
 
-VISUALIZERS = {"highway_mnist": visualize_highway_mnist, "st_cnn_rts": visualize_st_cnn_rts}
+# -- pointer networks --------------------------------------------------------
+
+POINTER_SIZES = {"sort": 10, "hull": 50, "tsp": 10}
+
+
+def pointer_attention(model, inputs, kind):
+    """The decoder's own greedy sequences and the teacher-forced pointer
+    distributions along them.
+
+    Returns (targets int [B, T], probabilities [B, T, N(+1)]): `targets`
+    in the decoder's order (a hull from its first point, END = N appended,
+    -1 after; a tour after city 0), row t of the probabilities the
+    distribution of step t given the steps before it.
+    """
+    import tensorflow as tf
+
+    from zoo import pointer_networks
+
+    name = pointer_networks.INPUT_NAMES[kind]
+    decoded, _ = tf.function(pointer_networks.decoding_fn(model, 1))(inputs[name])
+    decoded = np.asarray(decoded)
+    if kind == "hull":
+        n = decoded.shape[1]
+        lengths = (decoded >= 0).sum(axis=1)
+        targets = np.full((len(decoded), lengths.max() + 1), -1, np.int32)
+        for row, (sequence, length) in enumerate(zip(decoded, lengths)):
+            targets[row, :length + 1] = list(sequence[:length]) + [n]
+    else:
+        targets = decoded.astype(np.int32)
+    log_probs = model({name: inputs[name], "targets": targets}, training=False)
+    return targets, np.exp(np.asarray(log_probs))
+
+
+def _draw_attention(figure, axis, targets, probabilities, kind):
+    """The pointer distribution of one instance: a row per decoding step."""
+    steps = int((targets >= 0).sum())
+    shown = axis.imshow(probabilities[:steps], vmin=0, vmax=1, cmap="magma", aspect="auto",
+                        interpolation="nearest")
+    n = probabilities.shape[1] - (kind == "hull")
+    names = ["END" if t == n and kind == "hull" else str(t) for t in targets[:steps]]
+    offset = 1 if kind == "tsp" else 0  # the tour's step 0 is city 0, given
+    axis.set_yticks(range(steps), [f"{t + offset}: {c}" for t, c in enumerate(names)],
+                    fontsize=6 if steps > 20 else 7)
+    ticks = list(range(0, n, 5 if n > 20 else 1))
+    labels = [str(i) for i in ticks]
+    if kind == "hull":
+        ticks, labels = ticks + [n], labels + ["END"]
+    axis.set_xticks(ticks, labels, fontsize=7)
+    axis.set_xlabel("element pointed at")
+    axis.set_ylabel("step: chosen element")
+    axis.set_title("teacher-forced pointer distribution along the greedy sequence, instance 1",
+                   fontsize=9)
+    figure.colorbar(shown, ax=axis, fraction=0.03)
+
+
+def _pointer_figure(kind, model, path, draw_instance, draw_order, title):
+    """Four held-out test instances (predicted vs true) above the attention
+    matrix of the first and its decoding order."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from training import pointer_data
+
+    name = f"pointer_{kind}"
+    inputs, labels = pointer_data.held_out(kind, "test", size=POINTER_SIZES[kind], examples=4)
+    outputs = {k: np.asarray(v) for k, v in zoo.get(name).serving_fn(model)(**inputs).items()}
+    targets, probabilities = pointer_attention(model, inputs, kind)
+    elements = inputs[pointer_data.INPUT_NAMES[kind]]
+    figure = plt.figure(figsize=(14, 8.5))
+    grid = figure.add_gridspec(2, 4, height_ratios=(1, 1.15))
+    for i in range(len(elements)):
+        axis = figure.add_subplot(grid[0, i])
+        draw_instance(axis, elements[i], {k: v[i] for k, v in outputs.items()}, labels[i])
+        axis.set_title(axis.get_title() if i else "1: " + axis.get_title(), fontsize=9)
+    _draw_attention(figure, figure.add_subplot(grid[1, :3]), targets[0], probabilities[0], kind)
+    draw_order(figure.add_subplot(grid[1, 3]), elements[0], targets[0])
+    figure.suptitle(f"{name}: {title} (test split, n={POINTER_SIZES[kind]})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _closed(points, ring):
+    ring = list(ring)
+    return points[ring + ring[:1]]
+
+
+def _label_order(axis, points, sequence):
+    for step, index in enumerate(sequence):
+        axis.annotate(str(step), points[index], textcoords="offset points", xytext=(3, 3),
+                      fontsize=7, color="tab:red")
+
+
+def visualize_pointer_hull(model, path):
+    """Predicted vs exact hulls of 50 points, and where the decoder points."""
+    from training import pointer_data
+
+    def draw_instance(axis, points, output, label):
+        truth, predicted = label[label >= 0], output["hull"][output["hull"] >= 0]
+        exact = len(predicted) == len(truth) and np.array_equal(predicted, truth)
+        area = pointer_data.signed_area(points, predicted) if len(predicted) >= 3 else 0.0
+        coverage = max(area, 0.0) / pointer_data.signed_area(points, truth)
+        axis.scatter(points[:, 0], points[:, 1], s=8, c="gray")
+        line = _closed(points, truth)
+        axis.plot(line[:, 0], line[:, 1], "--", c="tab:green", lw=2.5, alpha=0.6, label="true")
+        if len(predicted):
+            line = _closed(points, predicted)
+            axis.plot(line[:, 0], line[:, 1], "-o", c="tab:red", lw=1, ms=3, label="predicted")
+        axis.set_title(f"{'exact' if exact else 'not exact'}: {len(predicted)} vs "
+                       f"{len(truth)} vertices, area {coverage:.0%}")
+        axis.set_aspect("equal")
+        axis.legend(fontsize=7, loc="lower right")
+
+    def draw_order(axis, points, targets):
+        sequence = [t for t in targets if 0 <= t < len(points)]
+        axis.scatter(points[:, 0], points[:, 1], s=8, c="gray")
+        if sequence:
+            line = points[sequence]
+            axis.plot(line[:, 0], line[:, 1], "-o", c="tab:red", lw=1, ms=3)
+        _label_order(axis, points, sequence)
+        axis.set_aspect("equal")
+        axis.set_title("instance 1: greedy steps (then END)", fontsize=9)
+
+    _pointer_figure("hull", model, path, draw_instance, draw_order,
+                    "predicted (red) vs exact (green) convex hulls")
+
+
+def visualize_pointer_tsp(model, path):
+    """Predicted vs optimal tours of 10 cities, and where the decoder points."""
+    from training import pointer_tasks
+
+    def draw_instance(axis, cities, output, label):
+        tour, truth = output["tour"], label[label >= 0]
+        length, best = pointer_tasks.tour_length(cities, tour), pointer_tasks.tour_length(cities, truth)
+        valid = sorted(tour.tolist()) == list(range(len(cities)))
+        line = _closed(cities, truth)
+        axis.plot(line[:, 0], line[:, 1], "--", c="tab:green", lw=2.5, alpha=0.6,
+                  label=f"reference {best:.3f}")
+        line = _closed(cities, tour)
+        axis.plot(line[:, 0], line[:, 1], "-", c="tab:red", lw=1, label=f"predicted {length:.3f}")
+        axis.scatter(cities[:, 0], cities[:, 1], s=12, c="k", zorder=3)
+        axis.scatter(cities[:1, 0], cities[:1, 1], s=40, c="tab:blue", zorder=4)
+        optimal = len(cities) <= pointer_tasks.HELD_KARP_MAX
+        state = ("invalid" if not valid else "optimal" if length <= best * (1 + 1e-6)
+                 else f"{length / best - 1:+.1%}")
+        axis.set_title(f"{length:.3f} vs {best:.3f} {'optimal' if optimal else '2-opt'}: {state}")
+        axis.set_aspect("equal")
+        axis.legend(fontsize=7, loc="lower right")
+
+    def draw_order(axis, cities, targets):
+        sequence = [0] + [t for t in targets if t >= 0]
+        line = _closed(cities, sequence)
+        axis.plot(line[:, 0], line[:, 1], "-", c="tab:red", lw=1)
+        axis.scatter(cities[:, 0], cities[:, 1], s=12, c="k", zorder=3)
+        _label_order(axis, cities, sequence)
+        axis.set_aspect("equal")
+        axis.set_title(f"instance 1: greedy tour {pointer_tasks.tour_length(cities, sequence):.3f}, "
+                       "steps from city 0", fontsize=9)
+
+    _pointer_figure("tsp", model, path, draw_instance, draw_order,
+                    "predicted (beam 4, red) vs optimal (green) tours, city 0 in blue")
+
+
+def visualize_pointer_sort(model, path):
+    """Values in predicted order vs sorted, and where the decoder points."""
+
+    def draw_instance(axis, values, output, label):
+        order = output["order"]
+        axis.plot(values[label], "--", c="tab:green", lw=2.5, alpha=0.6, label="sorted")
+        axis.plot(values[order], "-o", c="tab:red", lw=1, ms=3, label="predicted order")
+        exact = np.array_equal(order, label)
+        wrong = int((order != label).sum())
+        axis.set_title("exact" if exact else f"not exact: {wrong} positions wrong")
+        axis.set_xlabel("position")
+        axis.legend(fontsize=7, loc="lower right")
+
+    def draw_order(axis, values, targets):
+        axis.bar(range(len(values)), values, color="gray")
+        for step, index in enumerate(targets):
+            axis.annotate(str(step), (index, values[index]), ha="center", va="bottom",
+                          fontsize=7, color="tab:red")
+        axis.set_xlabel("element")
+        axis.set_title("instance 1: values, greedy step of each", fontsize=9)
+
+    _pointer_figure("sort", model, path, draw_instance, draw_order,
+                    "values in predicted (red) vs sorted (green) order")
+
+
+VISUALIZERS = {
+    "highway_mnist": visualize_highway_mnist,
+    "st_cnn_rts": visualize_st_cnn_rts,
+    "pointer_sort": visualize_pointer_sort,
+    "pointer_hull": visualize_pointer_hull,
+    "pointer_tsp": visualize_pointer_tsp,
+}
 
 
 def visualize(name, output=None, weights="pretrained"):
