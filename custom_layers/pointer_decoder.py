@@ -15,10 +15,10 @@ class PointerDecoder(keras.layers.Layer):
     and its encoding, projected), runs an LSTM cell, optionally reads the
     encoder outputs with `glimpses` attention glimpses (Bello et al., 2016)
     and points with `PointerAttention`, queried by the cell's state and the
-    last glimpse. Elements chosen before are excluded,
-    so every decoded sequence is a set of distinct elements. With
-    `end_token`, a learned END key is appended as position N: pointing at it
-    ends the sequence (convex hull). With `fixed_first`, element 0 is the
+    last glimpse. Elements chosen before are excluded, so every decoded
+    sequence is a set of distinct elements. With `end_token`, a learned END
+    key is appended as position N: pointing at it ends the sequence (convex
+    hull), from the second step on. With `fixed_first`, element 0 is the
     given first output (a tour's start): it is the first step's input and
     is never chosen. The initial LSTM state is projected from the mean of
     the encoder outputs, so any encoder (LSTM or set attention) fits.
@@ -168,6 +168,10 @@ class PointerDecoder(keras.layers.Layer):
         excluded = ops.cumsum(chosen, axis=1) > 0
         if self.fixed_first:
             excluded = ops.logical_or(excluded, ops.arange(positions)[None, None] == 0)
+        if self.end_token:  # a sequence has at least one element
+            first_end = ops.logical_and(ops.arange(ops.shape(targets)[1])[:, None] == 0,
+                                        ops.arange(positions)[None] == n)
+            excluded = ops.logical_or(excluded, first_end[None])
         keys, key_mask = self._keys(encoded, mask)
         return self._point(states, encoded, keys, mask, key_mask, excluded)
 
@@ -216,7 +220,11 @@ class PointerDecoder(keras.layers.Layer):
         def body(t, state):
             x, h, c, scores, excluded, finished, sequences = state
             out, (h, c) = self.rnn.cell(x, [h, c])
-            log_probs = self._point(out, encoded, keys, mask, key_mask, excluded)
+            blocked = excluded
+            if self.end_token:  # a sequence has at least one element
+                blocked = ops.logical_or(excluded, ops.logical_and(
+                    t == 0, ops.arange(positions)[None] == end))
+            log_probs = self._point(out, encoded, keys, mask, key_mask, blocked)
             if self.end_token:  # a finished beam can only stay finished, at no cost
                 only_end = ops.where(ops.arange(positions)[None] == end, 0.0, MASKED_LOGIT)
                 log_probs = ops.where(finished[:, None], only_end, log_probs)

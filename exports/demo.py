@@ -51,7 +51,15 @@ def query(url, name, body, repeats=5):
 
 
 def card_metric(card):
-    for split, values in card.get("metrics", {}).items():
+    metrics = card.get("metrics", {})
+    held_out = metrics.get("held_out")
+    if held_out:  # generated tasks: scored on the serving outputs
+        where = f"({held_out['split']}, {held_out['examples']}, n={held_out.get('size', '?')})"
+        if "mean_tour_length" in held_out:
+            return (f"tour {held_out['mean_tour_length']:.3f} vs "
+                    f"{held_out['mean_reference_length']:.3f} {where}")
+        return f"{held_out['exact']:.1%} exact {where}"
+    for split, values in metrics.items():
         if "error" in values:
             return f"{values['error']:.2%} error ({split}, {values.get('examples', '?')})"
     return "n/a"

@@ -106,7 +106,8 @@ def _is_permutation(rows, n):
 def score_sort(outputs, inputs, labels):
     order = outputs["order"]
     exact = np.all(order == labels, axis=1)
-    return {"error": 1 - float(exact.mean()), "exact": float(exact.mean()),
+    return {"size": int(labels.shape[1]), "error": 1 - float(exact.mean()),
+            "exact": float(exact.mean()),
             "valid": float(_is_permutation(order, labels.shape[1]).mean())}
 
 
@@ -130,8 +131,8 @@ def score_hull(outputs, inputs, labels):
         area = signed_area(p, predicted) if predicted and len(predicted) >= 3 else 0.0
         coverage.append(max(area, 0.0) / truth)  # a clockwise answer covers nothing
     valid = [r is not None for r in _hull_rows(outputs["hull"])]
-    return {"error": 1 - float(exact.mean()), "exact": float(exact.mean()),
-            "area_coverage": float(np.mean(coverage)), "valid": float(np.mean(valid))}
+    return {"size": int(labels.shape[1]), "error": 1 - float(exact.mean()),
+            "exact": float(exact.mean()), "area_coverage": float(np.mean(coverage)), "valid": float(np.mean(valid))}
 
 
 def score_tsp(outputs, inputs, labels):
@@ -143,6 +144,7 @@ def score_tsp(outputs, inputs, labels):
     reference = np.array([pt.tour_length(c, t) for c, t in zip(cities, labels)])
     mean_length = float(np.nanmean(lengths)) if valid.any() else float("nan")
     return {
+        "size": int(n),
         "error": mean_length / float(reference.mean()) - 1,  # the optimality gap
         "mean_tour_length": mean_length,
         "mean_reference_length": float(reference.mean()),

@@ -58,6 +58,9 @@ class ZooEntry:
     paper_result: str
     weights_sha256: str
     summary: str = ""
+    # More signatures of the export: name -> a function like `serving_fn`
+    # (same inputs and outputs), e.g. other decoding settings.
+    extra_signatures: dict = dataclasses.field(default_factory=dict)
 
     @property
     def weights_path(self):
