@@ -26,13 +26,13 @@ def _zoo_name(name):
 
 def cmd_list(args):
     import zoo
+    from exports.demo import card_metric
 
     for name in zoo.names():
         entry = zoo.get(name)
-        metrics = entry.weights_info().get("metrics", {})
-        error = metrics.get("validation", {}).get("error")
-        figure = f"validation error {error:.2%}" if error is not None else "no weights"
-        print(f"{name:20s} task={entry.task:10s} {figure:28s} {entry.summary}")
+        info = entry.weights_info()
+        figure = card_metric(info) if info else "no weights"
+        print(f"{name:20s} task={entry.task:12s} {figure:40s} {entry.summary}")
 
 
 def cmd_train(args):
