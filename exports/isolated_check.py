@@ -131,8 +131,10 @@ def main():
             for i in range(0, count, batch)
         ]
         outputs = {k: np.concatenate([c[k].numpy() for c in chunks]) for k in chunks[0]}
-        if args.outputs:
-            np.savez(args.outputs, **outputs)
+        if args.outputs:  # strings as unicode: object arrays would need pickle to load
+            np.savez(args.outputs, **{
+                k: np.char.decode(v.astype(bytes), "utf-8") if v.dtype == object else v
+                for k, v in outputs.items()})
         if args.keras:
             import keras
 

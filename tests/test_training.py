@@ -160,3 +160,18 @@ def test_depth_study_prints_the_best_run_per_configuration(tiny_data_dir, tmp_pa
     assert "(tanh, lr 0.01, b -2)" in table[2]
     runs = json.loads(out.read_text())["runs"]
     assert len(runs) == 2 * (1 + 2 + 1)  # plain, highway at two biases, residual
+
+
+def test_a_run_stopped_after_its_final_weights_is_finished_without_training(tmp_path):
+    from zoo import registry
+
+    run_dir = tmp_path / "run"
+    train.train("pointer_sort", preset="smoke", run_dir=run_dir, verbose=0)
+    digest = registry.sha256_of(run_dir / "final.weights.h5")
+    epochs = (run_dir / "epochs.log").read_text()
+    first = json.loads((run_dir / "metrics.json").read_text())
+    (run_dir / "metrics.json").unlink()  # as if killed before the figures were written
+    info = train.train("pointer_sort", preset="smoke", run_dir=run_dir, verbose=0)
+    assert (run_dir / "epochs.log").read_text() == epochs  # no epoch ran again
+    assert registry.sha256_of(run_dir / "final.weights.h5") == digest
+    assert info["metrics"] == first["metrics"]

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from training import mnist
+from training import chat_task, mnist
 
 DATA_ENV = "SPECIALNETS_DATA"
 
@@ -181,8 +181,7 @@ TASKS = {
             "42x42) from IDX files; last 1,000 digits held out for validation"
         ),
     ),
-    "chat": Task(  # greetings with unseen names: training/chat_task.py
-        name="chat", **__import__("training.chat_task", fromlist=["TASK_FIELDS"]).TASK_FIELDS),
+    "chat": Task(name="chat", **chat_task.TASK_FIELDS),  # greetings with unseen names
 }
 
 

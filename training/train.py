@@ -3,7 +3,6 @@
 import json
 import os
 import shlex
-import shutil
 from pathlib import Path
 
 import keras
@@ -180,15 +179,20 @@ def train(
         ),
         EpochLog(run_dir / "epochs.log"),
     ]
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=epochs,
-        callbacks=callbacks,
-        shuffle=False,  # the pipeline shuffles, with the run's seed
-        verbose=verbose,
-    )
-    save_weights_atomically(model, run_dir / "final.weights.h5")
+    final = run_dir / "final.weights.h5"
+    if final.exists() and not (run_dir / "metrics.json").exists():
+        # Trained, but stopped before its figures were written: finish it.
+        model.load_weights(final)
+    else:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            callbacks=callbacks,
+            shuffle=False,  # the pipeline shuffles, with the run's seed
+            verbose=verbose,
+        )
+        save_weights_atomically(model, final)
     results = model.evaluate(val_ds, return_dict=True, verbose=0)
     metrics = {
         "validation": {
@@ -227,9 +231,10 @@ def publish(name, run_dir):
             f"Only `paper` runs become pretrained weights; {run_dir} is "
             f"preset {info['preset']!r}."
         )
-    tmp = entry.weights_path.with_name(f".tmp-{entry.weights_path.name}")
-    shutil.copyfile(run_dir / "final.weights.h5", tmp)
-    os.replace(tmp, entry.weights_path)
+    # Through an uncompiled model: the run's file also holds the optimizer's state.
+    model = entry.builder(**info["model_config"])
+    model.load_weights(run_dir / "final.weights.h5")
+    save_weights_atomically(model, entry.weights_path)
     info["sha256"] = registry.sha256_of(entry.weights_path)
     atomic_write_text(entry.weights_info_path, json.dumps(info, indent=2) + "\n")
     return info

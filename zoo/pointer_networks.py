@@ -123,7 +123,10 @@ def serving_fn(task, beam_width=None):
             tour = tf.concat([tf.zeros_like(rest[:, :1]), rest], axis=1)
             return {"tour": tour, "tour_length": _closed_length(cities, tour)}
 
-        return {"sort": serve_sort, "hull": serve_hull, "tsp": serve_tsp}[task]
+        # Plain graph code (the loop is a tf.while_loop already): autograph
+        # would re-read the source files, which an edit during a run breaks.
+        return tf.autograph.experimental.do_not_convert(
+            {"sort": serve_sort, "hull": serve_hull, "tsp": serve_tsp}[task])
 
     return make
 
@@ -180,7 +183,8 @@ POINTER_SORT = _entry(
     "sort",
     (registry.TensorInfo("order", "int32", (None, None), "indices that sort `values` ascending"),),
     (5, 20), 3, "no figure in the paper (sorting is its motivating example)",
-    "Pointer network sorting n numbers (Vinyals et al. 2015)", "",
+    "Pointer network sorting n numbers (Vinyals et al. 2015)",
+    "a73b4f00b17bd3b07ce10b6f7e8178fa7bcab955d8d7e7c2abca3e52c7368f63",
 )
 POINTER_HULL = _entry(
     "hull",
