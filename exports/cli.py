@@ -35,6 +35,20 @@ def cmd_list(args):
         print(f"{name:20s} task={entry.task:12s} {figure:40s} {entry.summary}")
 
 
+def _overrides(pairs):
+    """{"key": value} of `--set key=value` (values as JSON, else strings)."""
+    overrides = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"`--set` takes KEY=VALUE (e.g. encoder=lstm); received {pair!r}.")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[key] = value
+    return overrides
+
+
 def cmd_train(args):
     from training import train
 
@@ -47,6 +61,7 @@ def cmd_train(args):
         epochs=args.epochs,
         cache_dir=args.cache_dir,
         verbose=args.verbose,
+        model_overrides=_overrides(args.set),
     )
     print(json.dumps(info["metrics"], indent=2))
     if args.publish:
@@ -164,6 +179,9 @@ def parser():
     p.add_argument("--epochs", type=int, help="override the preset's epochs")
     p.add_argument("--cache-dir", default="runs/tfds", help="prepared tensorflow-datasets")
     p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2], help="1: progress bar")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change a builder argument of the preset, e.g. --set encoder=lstm "
+                        "(a variant: not publishable)")
     p.add_argument("--publish", action="store_true", help="copy the weights into zoo/weights")
     p.set_defaults(func=cmd_train)
 

@@ -175,3 +175,16 @@ def test_a_run_stopped_after_its_final_weights_is_finished_without_training(tmp_
     assert (run_dir / "epochs.log").read_text() == epochs  # no epoch ran again
     assert registry.sha256_of(run_dir / "final.weights.h5") == digest
     assert info["metrics"] == first["metrics"]
+
+
+def test_a_variant_is_recorded_and_never_published(tmp_path):
+    run_dir = tmp_path / "lstm"
+    info = train.train("pointer_sort", preset="smoke", run_dir=run_dir, verbose=0,
+                       model_overrides={"encoder": "lstm"})
+    assert info["model_config"]["encoder"] == "lstm"
+    assert info["command"].endswith("--set encoder=lstm")
+    assert train.load_run_model(run_dir).get_layer("encoder").__class__.__name__ == "LSTM"
+    with pytest.raises(ValueError, match="changed the model"):
+        train.publish("pointer_sort", run_dir)
+    with pytest.raises(ValueError, match=r"has no builder argument \['depth'\]"):
+        train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "x", model_overrides={"depth": 3})

@@ -1,5 +1,6 @@
 """Training and evaluation of zoo models: `specialnets train / evaluate`."""
 
+import inspect
 import json
 import os
 import shlex
@@ -105,7 +106,7 @@ def serve_locally(entry, model, inputs, batch_size=256):
     """The serving outputs of `model` on `inputs` (name -> array), batched."""
     import tensorflow as tf
 
-    serve = tf.function(entry.serving_fn(model))
+    serve = tf.function(entry.serving_fn(model), reduce_retracing=True)
     total = len(next(iter(inputs.values())))
     parts = [
         {k: v.numpy() for k, v in serve(**{n: a[i:i + batch_size] for n, a in inputs.items()}).items()}
@@ -131,10 +132,13 @@ def train(
     epochs=None,
     cache_dir="runs/tfds",
     verbose=1,
+    model_overrides=None,
 ):
     """Trains zoo model `name` with `preset`; resumes an interrupted run.
 
-    Writes to `run_dir` (default `runs/<name>-<preset>`): `backup/` (resume
+    `model_overrides` change builder arguments of the preset (a variant,
+    e.g. {"encoder": "lstm"}). Writes to `run_dir` (default
+    `runs/<name>-<preset>`): `backup/` (resume
     state, removed when training ends), `logs/` (TensorBoard), `history.csv`,
     `best.weights.h5` (lowest validation loss), `final.weights.h5` and
     `metrics.json` (validation loss and error of the final weights).
@@ -155,7 +159,12 @@ def train(
     val_ds = _dataset(task, "validation", args, config)
     steps = int(train_ds.cardinality())
     keras.utils.set_random_seed(seed)  # again: preparing data may draw from `random`
-    model = entry.build(preset)
+    known = inspect.signature(entry.builder).parameters
+    unknown = sorted(set(model_overrides or {}) - set(known))
+    if unknown:
+        raise ValueError(f"{name} has no builder argument {unknown}; expected some of {sorted(known)}.")
+    model_config = {**config.model, **(model_overrides or {})}
+    model = entry.builder(**model_config)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, epochs * max(steps, 1))
     )
@@ -204,12 +213,15 @@ def train(
     if task.held_out is not None:
         metrics["held_out"] = held_out_scores(entry, model, data_dir=data_dir, cache_dir=cache_dir)
     command = ["specialnets", "train", name, "--preset", preset, "--seed", str(seed)]
+    for key, value in (model_overrides or {}).items():
+        command += ["--set", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     if epochs != config.epochs:
         command += ["--epochs", str(epochs)]
     info = {
         "model": name,
         "preset": preset,
-        "model_config": config.model,
+        "model_config": model_config,
+        "model_overrides": model_overrides or {},
         "epochs": epochs,
         "seed": seed,
         "command": shlex.join(command),
@@ -226,6 +238,11 @@ def publish(name, run_dir):
     entry = zoo.get(name)
     run_dir = Path(run_dir)
     info = json.loads((run_dir / "metrics.json").read_text())
+    if info.get("model_overrides"):
+        raise ValueError(
+            f"{run_dir} changed the model ({info['model_overrides']}): pretrained weights are "
+            "the `paper` preset's model as it is."
+        )
     if info["preset"] != "paper":
         raise ValueError(
             f"Only `paper` runs become pretrained weights; {run_dir} is "
