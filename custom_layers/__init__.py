@@ -5,6 +5,7 @@ from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
 from custom_layers.pointer_attention import PointerAttention
 from custom_layers.pointer_decoder import PointerDecoder
+from custom_layers.pointer_generator import PointerGenerator
 from custom_layers.pointer_losses import PointerAccuracy, PointerLoss
 from custom_layers.sampling_grid import SamplingGrid
 from custom_layers.spatial_transformer import SpatialTransformer
@@ -16,6 +17,7 @@ __all__ = [
     "PointerAccuracy",
     "PointerAttention",
     "PointerDecoder",
+    "PointerGenerator",
     "PointerLoss",
     "SamplingGrid",
     "SpatialTransformer",
