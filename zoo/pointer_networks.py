@@ -191,12 +191,14 @@ POINTER_HULL = _entry(
     (registry.TensorInfo("hull", "int32", (None, None),
                          "hull vertices counter-clockwise from the smallest index, then -1"),),
     (5, 50), 20, "72.6% exact, 99.9% area coverage at n=50 (LSTM pointer net, 1M examples)",
-    "Pointer network for planar convex hulls (Vinyals et al. 2015)", "",
+    "Pointer network for planar convex hulls (Vinyals et al. 2015)",
+    "872fbe4c2981180885e80a1fb5ee0fc105327176bde140ca37e1361a9fede25f",
 )
 POINTER_TSP = _entry(
     "tsp",
     (registry.TensorInfo("tour", "int32", (None, None), "a permutation starting with 0"),
      registry.TensorInfo("tour_length", "float32", (None,), "the closed tour's Euclidean length")),
     (5, 20), 20, "mean tour length 2.88 at n=10 (optimal 2.87), 3.88 at n=20 (optimal 3.83)",
-    "Pointer network for the planar travelling salesman (Vinyals et al. 2015)", "",
+    "Pointer network for the planar travelling salesman (Vinyals et al. 2015)",
+    "258990fbd04baefb02518bb11f956c29cdf983ef366dd255654ce93d1a208039",
 )
