@@ -54,11 +54,15 @@ def card_metric(card):
     metrics = card.get("metrics", {})
     held_out = metrics.get("held_out")
     if held_out:  # generated tasks: scored on the serving outputs
-        where = f"({held_out['split']}, {held_out['examples']}, n={held_out.get('size', '?')})"
+        size = f", n={held_out['size']}" if "size" in held_out else ""
+        where = f"({held_out['split']}, {held_out['examples']}{size})"
         if "mean_tour_length" in held_out:
             return (f"tour {held_out['mean_tour_length']:.3f} vs "
                     f"{held_out['mean_reference_length']:.3f} {where}")
-        return f"{held_out['exact']:.1%} exact {where}"
+        for key, label in (("exact", "exact"), ("exact_name_accuracy", "names copied exactly")):
+            if key in held_out:
+                return f"{held_out[key]:.1%} {label} {where}"
+        return f"{held_out['error']:.2%} error {where}"
     for split, values in metrics.items():
         if "error" in values:
             return f"{values['error']:.2%} error ({split}, {values.get('examples', '?')})"
@@ -82,7 +86,9 @@ def main(base="runs/exports", models=None):
             body = export.example_request(entry, rows=2)
             answer, latency = query(url, name, body)
             first = answer["predictions"][0]
-            shown = {k: v for k, v in first.items() if not isinstance(v, list)} or first
+            if isinstance(first, dict):  # several outputs; one comes bare
+                first = {k: v for k, v in first.items() if not isinstance(v, list)} or first
+            shown = first
             table.append((name, path.name, card_metric(card), entry.paper_result,
                           json.dumps(shown), f"{latency:.1f}"))
     finally:

@@ -85,7 +85,8 @@ def test_demo_prints_the_table(tmp_path):
     rows = {line.split(" ")[0]: line for line in lines[header + 2:] if " | " in line}
     assert set(rows) == set(zoo.names())
     assert all("error (validation, 1000)" in row or "exact (validation, 1000, n=" in row
-               or "tour " in row for row in rows.values())
+               or "copied exactly (validation, 1000)" in row or "tour " in row
+               for row in rows.values())
     assert '"class_id": 1' in rows["highway_mnist"]
 
 

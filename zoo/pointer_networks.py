@@ -190,7 +190,7 @@ POINTER_HULL = _entry(
     "hull",
     (registry.TensorInfo("hull", "int32", (None, None),
                          "hull vertices counter-clockwise from the smallest index, then -1"),),
-    (5, 50), 20, "72.6% exact, 99.9% area coverage at n=50 (LSTM pointer net, 1M examples)",
+    (5, 50), 20, "72.6% exact, 99.9% area coverage at n=50 (LSTM Ptr-Net)",
     "Pointer network for planar convex hulls (Vinyals et al. 2015)",
     "872fbe4c2981180885e80a1fb5ee0fc105327176bde140ca37e1361a9fede25f",
 )
