@@ -96,3 +96,16 @@ def test_pretrained_tsp_export(exported, size, gap):
     scores = _scores(exported, "pointer_tsp", size)
     assert scores["valid"] == 1 and scores["tour_length_max_error"] < 1e-4, scores
     assert scores["error"] <= gap, scores
+
+
+def test_set_encoder_network_is_permutation_equivariant():
+    from zoo.pointer_networks import decoding_fn
+
+    model = build_pointer_network("hull", units=16, layers=1, heads=2)
+    points = _inputs("hull", 9, batch=2)
+    perm = np.random.default_rng(1).permutation(9)
+    decode = decoding_fn(model, beam_width=2)
+    original = decode(points)[0].numpy()
+    permuted = decode(points[:, perm])[0].numpy()
+    mapped = np.where(permuted >= 0, perm[np.maximum(permuted, 0)], -1)
+    np.testing.assert_array_equal(mapped, original)
