@@ -3,22 +3,27 @@
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
+from custom_layers.memory_hop import LinearStart, MemoryHop
 from custom_layers.pointer_attention import PointerAttention
 from custom_layers.pointer_decoder import PointerDecoder
 from custom_layers.pointer_generator import PointerGenerator
 from custom_layers.pointer_losses import PointerAccuracy, PointerLoss
 from custom_layers.sampling_grid import SamplingGrid
+from custom_layers.sentence_encoder import SentenceEncoder
 from custom_layers.spatial_transformer import SpatialTransformer
 
 __all__ = [
     "BilinearSampler",
     "Highway",
     "HighwayConv2D",
+    "LinearStart",
+    "MemoryHop",
     "PointerAccuracy",
     "PointerAttention",
     "PointerDecoder",
     "PointerGenerator",
     "PointerLoss",
     "SamplingGrid",
+    "SentenceEncoder",
     "SpatialTransformer",
 ]

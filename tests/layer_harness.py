@@ -148,6 +148,7 @@ def check_gradients(layer_cls, init_kwargs, input_shape, samples=12, epsilon=1e-
         output = layer(inputs if _multi(input_shape) else inputs[0])
         loss = tf.reduce_sum(output * projection)
     grads = tape.gradient(loss, inputs + [w.value for w in layer.trainable_weights])
+    grads = [None if g is None else tf.convert_to_tensor(g) for g in grads]  # IndexedSlices too
     rng = np.random.default_rng(4)
     for index, (base, grad) in enumerate(zip(values, grads)):
         if base.dtype.kind == "i":

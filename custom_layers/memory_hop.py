@@ -1,0 +1,155 @@
+"""One hop of an end-to-end memory network, and the linear-start schedule."""
+
+import keras
+from keras import ops
+
+from custom_layers.pointer_attention import MASKED_LOGIT
+
+
+@keras.saving.register_keras_serializable(package="special_networks")
+class MemoryHop(keras.layers.Layer):
+    """Reads a memory by content: p = softmax(u^T m_i), o = sum_i p_i c_i.
+
+    From "End-To-End Memory Networks" (Sukhbaatar, Szlam, Weston & Fergus,
+    NIPS 2015), section 2: the controller state u attends over the input
+    memories m_i, reads the output memories c_i, and the next state is
+    u + o, or H u + o with `state_transform=True` (layer-wise tying; reuse
+    one `MemoryHop` for every hop to share H). Masked memory slots get
+    exactly zero attention. The attention is computed in float32 (float64
+    under a float64 policy).
+
+    Linear start (section 4.2): the non-trainable `softmax_gate` (1 by
+    default) mixes softmax(u^T m) with the raw scores u^T m; `LinearStart`
+    sets it to 0 at the start of training and back to 1 when the validation
+    loss stops falling.
+
+    Args:
+        state_transform: u' = H u + o (H learned, no bias) instead of u + o.
+        **kwargs: base layer arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: `[state, input_memory, output_memory]`: u [B, d], m [B, S, d]
+            and c [B, S, d].
+        mask: Keras masks; the input memory's ([B, S], True = a real slot).
+
+        return_attention: also return the attention.
+
+    Returns:
+        u' [B, d]; with `return_attention`, `(u', p)`, p float32 [B, S].
+
+    Example:
+
+    >>> u = keras.Input((20,))
+    >>> m, c = keras.Input((None, 20)), keras.Input((None, 20))
+    >>> u_next, attention = MemoryHop()([u, m, c], return_attention=True)
+    """
+
+    def __init__(self, state_transform=False, **kwargs):
+        super().__init__(**kwargs)
+        self.state_transform = bool(state_transform)
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 3:
+            raise ValueError("MemoryHop: `inputs` must be [state, input_memory, output_memory]; "
+                             f"received shapes {input_shape}.")
+        state, memory_in, memory_out = (tuple(s) for s in input_shape)
+        if len(state) != 2 or len(memory_in) != 3 or len(memory_out) != 3:
+            raise ValueError(
+                "MemoryHop: expected state (batch, depth) and memories (batch, slots, depth); "
+                f"received {state}, {memory_in}, {memory_out}.")
+        if not state[-1] == memory_in[-1] == memory_out[-1]:
+            raise ValueError("MemoryHop: state and memories must have the same depth; received "
+                             f"{state[-1]}, {memory_in[-1]}, {memory_out[-1]}.")
+        self.softmax_gate = self.add_weight(name="softmax_gate", shape=(), initializer="ones",
+                                            trainable=False)
+        if self.state_transform:
+            self.state_kernel = self.add_weight(name="state_kernel", shape=(state[-1], state[-1]),
+                                                initializer="glorot_uniform")
+
+    def call(self, inputs, mask=None, return_attention=False):
+        state, memory_in, memory_out = inputs
+        slots = mask[1] if isinstance(mask, (list, tuple)) else None
+        precision = "float64" if self.compute_dtype == "float64" else "float32"
+        scores = ops.cast(ops.einsum("bd,bsd->bs", state, memory_in), precision)
+        if slots is not None:
+            real = ops.cast(slots, "bool")
+            soft = ops.softmax(ops.where(real, scores, MASKED_LOGIT), axis=-1)
+            linear = ops.where(real, scores, 0.0)
+            soft = ops.where(real, soft, 0.0)
+        else:
+            soft, linear = ops.softmax(scores, axis=-1), scores
+        gate = ops.cast(self.softmax_gate, precision)
+        attention = gate * soft + (1 - gate) * linear
+        read = ops.einsum("bs,bsd->bd", ops.cast(attention, memory_out.dtype), memory_out)
+        if self.state_transform:
+            state = ops.matmul(state, ops.cast(self.state_kernel, state.dtype))
+        return (state + read, attention) if return_attention else state + read
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[0])
+
+    def compute_output_spec(self, inputs, mask=None, return_attention=False):
+        state, memory_in, _ = inputs
+        next_state = keras.KerasTensor(state.shape, dtype=self.compute_dtype)
+        if not return_attention:
+            return next_state
+        precision = "float64" if self.compute_dtype == "float64" else "float32"
+        return next_state, keras.KerasTensor(memory_in.shape[:2], dtype=precision)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(state_transform=self.state_transform)
+        return config
+
+
+class LinearStart(keras.callbacks.Callback):
+    """Trains without the memory softmaxes until the validation loss stops falling.
+
+    Linear start (Sukhbaatar et al. 2015, section 4.2): every `MemoryHop`
+    of the model starts with its softmax removed (`softmax_gate` = 0); when
+    `monitor` has not improved for `patience` epochs, the softmaxes are put
+    back, once. `restored_at` is the epoch that happened at (None: not
+    yet; -1: before a resumed run started). Place it after
+    `BackupAndRestore`: the gates are weights and come back with a resume.
+    """
+
+    def __init__(self, monitor="val_loss", patience=1):
+        super().__init__()
+        self.monitor = monitor
+        self.patience = patience
+        self.restored_at = None
+
+    def _hops(self):
+        return [layer for layer in self.model._flatten_layers() if isinstance(layer, MemoryHop)]
+
+    def _set(self, value):
+        for hop in self._hops():
+            hop.softmax_gate.assign(value)
+
+    def on_train_begin(self, logs=None):
+        if not self._hops():
+            raise ValueError("LinearStart: the model has no MemoryHop layer.")
+        self.best, self.wait = float("inf"), 0
+        if int(self.model.optimizer.iterations.numpy()) == 0:
+            self._set(0.0)  # a fresh start
+        elif float(self._hops()[0].softmax_gate.numpy()) == 1.0:
+            self.restored_at = -1  # resumed (the gates are weights) after the switch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.restored_at is not None:
+            return
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(f"LinearStart: no {self.monitor!r} in the epoch's logs "
+                             "(pass validation data to fit).")
+        if value < self.best:
+            self.best, self.wait = value, 0
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self._set(1.0)
+            self.restored_at = epoch
