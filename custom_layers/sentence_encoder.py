@@ -13,8 +13,9 @@ class SentenceEncoder(keras.layers.Layer):
     (`position_encoding=False`, l_j = 1) or weighted by the position
     encoding l_kj = (1 - j/J) - (k/d)(1 - 2j/J), with J the sentence's own
     number of words (padding words, masked, count for nothing). With
-    `temporal=True` a learned vector T(i) is added for the i-th most recent
-    sentence (temporal encoding): the last sentence of a story is slot 0.
+    `temporal=True` a learned vector T(i) is added to the i-th most recent
+    sentence (temporal encoding): the last real sentence has i = 0, and
+    padding sentences (every word masked) are not counted.
 
     Args:
         position_encoding: weight words by position (PE) instead of a plain sum.
@@ -75,11 +76,13 @@ class SentenceEncoder(keras.layers.Layer):
             weights = 1
         encoded = ops.sum(inputs * weights * present, axis=-2)
         if self.temporal and len(inputs.shape) == 4:
-            sentences = ops.shape(inputs)[1]
-            # slot 0 = the most recent (last) sentence
-            age = ops.minimum(sentences - 1 - ops.arange(sentences), self.max_sentences - 1)
+            # A sentence's age: how many real sentences come after it (the
+            # last is 0), so padding anywhere in the story shifts nothing.
+            real = ops.cast(ops.any(mask, axis=-1), "int32")
+            age = ops.flip(ops.cumsum(ops.flip(real, axis=1), axis=1), axis=1) - real
+            age = ops.minimum(age, self.max_sentences - 1)
             encoded = encoded + ops.cast(ops.take(self.temporal_encoding, age, axis=0),
-                                         encoded.dtype)[None]
+                                         encoded.dtype)
         return encoded
 
     def compute_mask(self, inputs, mask=None):
