@@ -28,7 +28,8 @@ An example per question (as in Sukhbaatar et al.'s MemN2N):
   `split` and `source` (the file).
 
 Text normalisation (`normalize`), for statements and questions; a serving
-graph must tokenise the same way (`tf_normalize` is the TensorFlow version):
+graph must tokenise the same way (`zoo.memn2n.tf_normalize`, which owns the
+two patterns below, is the TensorFlow version):
 1. lower-case (`str.lower` / `tf.strings.lower(..., encoding="utf-8")`);
 2. replace every match of `PUNCTUATION = r"[.?!,;:]"` by a space;
 3. collapse runs of whitespace (`WHITESPACE = r"\\s+"`) into one space and
@@ -51,13 +52,13 @@ import re
 import sys
 from pathlib import Path
 
+from zoo.memn2n import PUNCTUATION, WHITESPACE
+
 MEMORY_SIZE = 50
 VALIDATION_FRACTION = 0.1
 TASKS = tuple(range(1, 21))
 SIZES = {"1k": "en", "10k": "en-10k"}
 SPLITS = ("train", "validation")
-PUNCTUATION = r"[.?!,;:]"
-WHITESPACE = r"\s+"
 MANUAL_INSTRUCTIONS = (
     "Place the bAbI v1.2 training files in the manual directory: "
     "en/qaN_<name>_train.txt (1k) and en-10k/qaN_<name>_train.txt (10k)."
@@ -71,15 +72,6 @@ _LINE = re.compile(r"(\d+) (.*)")
 def normalize(text):
     """Lower-cased `text` with . ? ! , ; : turned into spaces, words single-spaced."""
     return _WHITESPACE.sub(" ", _PUNCTUATION.sub(" ", text.lower())).strip()
-
-
-def tf_normalize(text):
-    """`normalize` as TensorFlow ops, for a serving graph (string tensor in and out)."""
-    import tensorflow as tf
-
-    text = tf.strings.lower(text, encoding="utf-8")
-    text = tf.strings.regex_replace(text, PUNCTUATION, " ")
-    return tf.strings.strip(tf.strings.regex_replace(text, WHITESPACE, " "))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -57,6 +57,7 @@ class Task:
     needs_data: bool = True  # False for tasks generated on the fly
     held_out: Callable | None = None
     score: Callable | None = None
+    callbacks: Callable | None = None  # extra training callbacks (a zero-argument factory)
 
     def compile_arguments(self):
         make = lambda item: item() if callable(item) else item  # noqa: E731
@@ -229,3 +230,31 @@ TASKS.update(
     pointer_tsp=_pointer_task(
         "tsp", "TSP tours of n uniform cities; optimal (Held-Karp) up to 12, 2-opt beyond"),
 )
+
+
+def _babi_task(size):
+    import functools
+
+    from training import babi_tasks
+
+    def linear_start():
+        from custom_layers import LinearStart
+
+        return [LinearStart()]
+
+    return Task(
+        name="babi" if size == "1k" else "babi_10k",
+        dataset=functools.partial(babi_tasks.dataset, size=size),
+        loss="sparse_categorical_crossentropy",
+        metrics=("sparse_categorical_accuracy",),
+        error_metric="sparse_categorical_accuracy",
+        prediction_output="answer",
+        description=(f"bAbI v1.2, the 20 tasks jointly, {size} training files; the last 10% of "
+                     "each task's stories held out for validation"),
+        held_out=functools.partial(babi_tasks.held_out, size=size),
+        score=babi_tasks.score,
+        callbacks=linear_start,
+    )
+
+
+TASKS.update(babi=_babi_task("1k"), babi_10k=_babi_task("10k"))

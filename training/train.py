@@ -170,9 +170,10 @@ def train(
     )
     model.compile(
         optimizer=(
-            keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+            keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay,
+                                   clipnorm=config.clipnorm)
             if config.weight_decay
-            else keras.optimizers.Adam(schedule)
+            else keras.optimizers.Adam(schedule, clipnorm=config.clipnorm)
         ),
         **task.compile_arguments(),
     )
@@ -187,6 +188,7 @@ def train(
             monitor="val_loss",
         ),
         EpochLog(run_dir / "epochs.log"),
+        *(task.callbacks() if task.callbacks else []),
     ]
     final = run_dir / "final.weights.h5"
     if final.exists() and not (run_dir / "metrics.json").exists():

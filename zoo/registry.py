@@ -34,6 +34,7 @@ class Preset:
     train_limit: int | None = None  # use only the first N training examples
     description: str = ""
     task: dict = dataclasses.field(default_factory=dict)  # options of the task's data
+    clipnorm: float | None = None  # gradient clipping by norm
 
 
 @dataclasses.dataclass(frozen=True)

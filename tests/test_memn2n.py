@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from custom_layers import MemoryHop
+from training import babi, babi_tasks
+from zoo import memn2n
+
+EXAMPLES = memn2n._examples
+
+
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+def test_tying_shares_what_the_paper_shares(tying):
+    model = memn2n.build_memn2n(hops=3, depth=8, tying=tying)
+    hops = [l for l in model.layers if isinstance(l, MemoryHop)]
+    embeddings = [l for l in model.layers if l.name.endswith("_embedding")]
+    if tying == "adjacent":  # E0..E3, one hop each
+        assert len(hops) == 3 and len(embeddings) == 4
+    else:  # A, B, C and one hop (with H) used three times
+        assert len(hops) == 1 and hops[0].state_transform and len(embeddings) == 3
+    with pytest.raises(ValueError, match="`tying` must be"):
+        memn2n.build_memn2n(tying="none")
+
+
+def test_serving_tokenises_strings_and_returns_answers_and_attention():
+    model = memn2n.build_memn2n(hops=2, depth=8)
+    serve = memn2n.serving_fn(model)
+    inputs = EXAMPLES()
+    outputs = serve(**{k: tf.constant(v.astype(str)) for k, v in inputs.items()})
+    answers = memn2n.vocabulary()["answers"]
+    assert all(a.decode() in answers for a in outputs["answer"].numpy())
+    attention = outputs["attention"].numpy()
+    assert attention.shape == (4, 2, 50)
+    padding = inputs["story"] == ""
+    assert np.all(attention[np.repeat(padding[:, None], 2, 1)] == 0)
+    np.testing.assert_allclose(attention.sum(-1), 1, atol=1e-5)
+    # unknown words and odd case or punctuation never fail
+    odd = serve(story=tf.constant([["Zorg WENT to the Moon!!", ""]]),
+                question=tf.constant(["Where is Zorg?"]))
+    assert odd["answer"].shape == (1,)
+
+
+def test_random_noise_inserts_empty_memories_and_keeps_order():
+    story = np.zeros((2, 50, 3), np.int32)
+    story[0, :10, 0] = np.arange(1, 11)
+    story[1, :50, 0] = np.arange(1, 51)
+    noisy = babi_tasks.insert_empty_memories(story, np.random.default_rng(0), 0.3)
+    kept = noisy[0, :, 0][noisy[0].any(-1)]
+    np.testing.assert_array_equal(kept, np.arange(1, 11))
+    assert noisy[0, :, 0].tolist().index(10) > 9  # empties went in before the last
+    full = noisy[1, :, 0][noisy[1].any(-1)]
+    assert full[-1] == 50 and np.all(np.diff(full) > 0)  # the most recent are kept
+
+
+def test_scores_per_task():
+    labels = np.array([(1, "yes"), (1, "no"), (2, "n,w"), (2, "garden")], dtype=babi_tasks.LABELS)
+    outputs = {"answer": np.array([b"yes", b"yes", b"n,w", b"garden"])}
+    scores = babi_tasks.score(outputs, {}, labels)
+    assert scores["task_errors"] == {1: 0.5, 2: 0.0}
+    assert scores["mean_task_error"] == 0.25 and scores["failed_tasks"] == 1
+
+
+def test_committed_vocabulary_is_the_data_s(data_dir):
+    examples = [e for size in babi.SIZES for e in babi.load(data_dir, size=size)]
+    assert babi_tasks.vocabulary_of(examples) == memn2n.vocabulary()
