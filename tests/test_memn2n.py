@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import zoo
 from custom_layers import MemoryHop
 from training import babi, babi_tasks
 from zoo import memn2n
@@ -63,3 +64,22 @@ def test_scores_per_task():
 def test_committed_vocabulary_is_the_data_s(data_dir):
     examples = [e for size in babi.SIZES for e in babi.load(data_dir, size=size)]
     assert babi_tasks.vocabulary_of(examples) == memn2n.vocabulary()
+
+
+def test_visualize_writes_the_hop_table(tmp_path, capsys):
+    import json
+
+    from exports import cli
+
+    entry = zoo.get("memn2n_babi")
+    run = tmp_path / "run"
+    run.mkdir()
+    entry.build("smoke").save_weights(run / "final.weights.h5")
+    (run / "metrics.json").write_text(json.dumps({"model_config": entry.preset("smoke").model}))
+    cli.main(["visualize", "memn2n_babi", "--weights", str(run / "final.weights.h5"),
+              "--output", str(tmp_path / "m.png")])
+    assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (tmp_path / "m.txt").read_text().splitlines()
+    assert table[0].split()[-2:] == ["hop", "2"] and "julius is green" in table[2]
+    assert table[-1].startswith("question: what color is brian?")
+    assert "question: what color is brian?" in capsys.readouterr().out

@@ -270,17 +270,71 @@ def visualize_pointer_sort(model, path):
                     "values in predicted (red) vs sorted (green) order")
 
 
+def memn2n_attention_table(model, index=2):
+    """(question, answer, predicted, rows): for example `index` of
+    `zoo/examples/babi_stories.npz` (2: task 16, basic induction), a row
+    per sentence with its support mark and each hop's attention."""
+    import tensorflow as tf
+
+    from zoo import memn2n
+
+    with np.load(zoo.registry.EXAMPLES_DIR / "babi_stories.npz") as data:
+        story, question = data["story"][index], data["question"][index]
+        answer, supporting = str(data["answer"][index]), set(data["supporting"][index].tolist())
+    serve = memn2n.serving_fn(model)
+    out = serve(story=tf.constant([story]), question=tf.constant([question]))
+    attention = out["attention"].numpy()[0]
+    rows = [(sentence, i in supporting, attention[:, i]) for i, sentence in enumerate(story)
+            if sentence]
+    return str(question), answer, out["answer"].numpy()[0].decode(), rows
+
+
+def visualize_memn2n_babi(model, path):
+    """The seed's table: each hop's attention over a story's sentences."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    question, answer, predicted, rows = memn2n_attention_table(model)
+    hops = len(rows[0][2])
+    lines = [f"{'story':32s} support " + " ".join(f"hop {h + 1:d}" for h in range(hops))]
+    lines += [f"{s:32s} {'yes' if sup else '':7s} " + " ".join(f"{a:5.2f}" for a in att)
+              for s, sup, att in rows]
+    lines.append(f"question: {question}?  answer: {answer}  predicted: {predicted}")
+    text = "\n".join(lines) + "\n"
+    figure, axis = plt.subplots(figsize=(3 + 1.2 * hops, 0.45 * len(rows) + 1.6))
+    shown = axis.imshow(np.stack([a for _, _, a in rows]), vmin=0, vmax=1, cmap="Reds",
+                        aspect="auto")
+    axis.set_yticks(range(len(rows)),
+                    [f"{'* ' if sup else ''}{s}" for s, sup, _ in rows], fontsize=8)
+    axis.set_xticks(range(hops), [f"hop {h + 1}" for h in range(hops)])
+    for r, (_, _, att) in enumerate(rows):
+        for h, a in enumerate(att):
+            axis.text(h, r, f"{a:.2f}", ha="center", va="center", fontsize=7)
+    figure.colorbar(shown, ax=axis)
+    axis.set_title(f"{question}? -> {predicted} (answer: {answer}); * supporting fact",
+                   fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return text
+
+
 VISUALIZERS = {
     "highway_mnist": visualize_highway_mnist,
     "st_cnn_rts": visualize_st_cnn_rts,
     "pointer_sort": visualize_pointer_sort,
     "pointer_hull": visualize_pointer_hull,
     "pointer_tsp": visualize_pointer_tsp,
+    "memn2n_babi": visualize_memn2n_babi,
+    "memn2n_babi_10k": visualize_memn2n_babi,
 }
 
 
 def visualize(name, output=None, weights="pretrained"):
-    """Writes the PNG of zoo model `name`; returns its path."""
+    """Writes the PNG of zoo model `name` (and a .txt beside where the
+    picture is a table); returns its path."""
     entry = zoo.get(name)
     if name not in VISUALIZERS:
         raise ValueError(f"No picture for {name!r}; available: {sorted(VISUALIZERS)}.")
@@ -288,6 +342,11 @@ def visualize(name, output=None, weights="pretrained"):
     path = Path(output or f"runs/{name}.png")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{path.name}")
-    VISUALIZERS[name](model, tmp)
+    text = VISUALIZERS[name](model, tmp)
     tmp.replace(path)
+    if text:  # the same as a text table, beside
+        tmp = path.with_name(f".tmp-{path.stem}.txt")
+        tmp.write_text(text)
+        tmp.replace(path.with_suffix(".txt"))
+        print(text, end="")
     return path
