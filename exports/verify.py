@@ -42,7 +42,8 @@ def run_isolated(export_dir, name=None, inputs=None, keras_check=False, timeout=
             "--expect", json.dumps(signature_info(entry)),
         ]
         if inputs is not None:
-            np.savez(f"{tmp}/inputs.npz", **inputs)
+            np.savez(f"{tmp}/inputs.npz", **{  # strings as unicode: no pickle needed
+                k: v.astype(str) if v.dtype == object else v for k, v in inputs.items()})
             command += ["--inputs", f"{tmp}/inputs.npz", "--outputs", f"{tmp}/outputs.npz"]
         if keras_check:
             command.append("--keras")

@@ -83,3 +83,12 @@ def test_visualize_writes_the_hop_table(tmp_path, capsys):
     assert table[0].split()[-2:] == ["hop", "2"] and "julius is green" in table[2]
     assert table[-1].startswith("question: what color is brian?")
     assert "question: what color is brian?" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name,mean_error", [("memn2n_babi", 0.19)])
+def test_pretrained_export_on_held_out_questions(name, mean_error, data_dir, tmp_path):
+    from exports import export, verify
+
+    scores = verify.evaluate_export(export.export(name, base=tmp_path), name, data_dir=data_dir)
+    assert scores["mean_task_error"] <= mean_error, scores  # RESULTS.md: 17.7%
+    assert set(scores["task_errors"]) == set(range(1, 21))

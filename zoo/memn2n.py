@@ -162,7 +162,7 @@ STORY = registry.TensorInfo("story", "string", (None, None), "sentences, \"\" as
 QUESTION = registry.TensorInfo("question", "string", (None,))
 OUTPUTS = (registry.TensorInfo("answer", "string", (None,),
                                "the answer; tasks 8 and 19: comma-joined as in the data files"),
-           registry.TensorInfo("attention", "float32", (None, None, None),
+           registry.TensorInfo("attention", "float32", (None, 3, None),
                                "each hop's attention over the story's sentences [B, hops, S]"))
 
 MEMN2N_BABI = registry.register(
@@ -176,7 +176,7 @@ MEMN2N_BABI = registry.register(
         serving_fn=serving_fn,
         example_inputs=_examples,
         paper_result="12.4% mean error, PE LS RN joint on the 1k sets (Sukhbaatar et al. 2015)",
-        weights_sha256="",
+        weights_sha256="18090df54aa7f183aee8ce3ad8598e57760fe27509230af696a928e57f97bf0e",
         summary="End-to-end memory network, 3 hops, on the 20 bAbI tasks (1k sets)",
     )
 )
