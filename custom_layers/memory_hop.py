@@ -153,5 +153,4 @@ class LinearStart(keras.callbacks.Callback):
         if self.wait >= self.patience:
             self._set(1.0)
             self.restored_at = epoch
-            keras.utils.io_utils.print_msg(
-                f"LinearStart: the memory softmax is back after epoch {epoch + 1}")
+            print(f"LinearStart: the memory softmax is back after epoch {epoch + 1}", flush=True)
