@@ -245,8 +245,14 @@ class PointerDecoder(keras.layers.Layer):
             x = self._gather(elements, choice[:, None], n)[:, 0]
             return x, h, c, scores, excluded, finished, sequences
 
+        def running(t, state):  # stop early once every beam has ended (END)
+            return ops.logical_and(t < loops, ops.logical_not(ops.all(state[5])))
+
+        def step(t, state):
+            return t + 1, body(t, state)
+
         state = (x, h, c, scores, excluded, finished, sequences)
-        *_, scores, _, _, sequences = ops.fori_loop(0, loops, body, state)
+        _, (*_, scores, _, _, sequences) = ops.while_loop(running, step, (0, state))
         best = ops.reshape(sequences, (batch, k, loops))[:, 0, :steps]
         return best, scores[:, 0]
 
