@@ -59,6 +59,9 @@ def card_metric(card):
         if "mean_tour_length" in held_out:
             return (f"tour {held_out['mean_tour_length']:.3f} vs "
                     f"{held_out['mean_reference_length']:.3f} {where}")
+        if "mean_task_error" in held_out:
+            return (f"{held_out['mean_task_error']:.1%} mean error over "
+                    f"{len(held_out['task_errors'])} tasks, {held_out['failed_tasks']} failed {where}")
         for key, label in (("exact", "exact"), ("exact_name_accuracy", "names copied exactly")):
             if key in held_out:
                 return f"{held_out[key]:.1%} {label} {where}"
