@@ -153,7 +153,7 @@ class PointerDecoder(keras.layers.Layer):
         encoded, features, targets = inputs
         mask = mask[0] if isinstance(mask, (list, tuple)) else None
         targets = ops.cast(targets, "int32")
-        batch, n = ops.shape(encoded)[0], ops.shape(encoded)[1]
+        n = ops.shape(encoded)[1]
         positions = n + 1 if self.end_token else n
         elements = self.embedding(ops.concatenate([encoded, ops.cast(features, encoded.dtype)], -1))
         # Step t is fed the element chosen at t - 1; step 0 the start (or element 0).

@@ -3,7 +3,6 @@
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from custom_layers import PointerDecoder
 from zoo import registry
