@@ -62,6 +62,7 @@ def cmd_train(args):
         cache_dir=args.cache_dir,
         verbose=args.verbose,
         model_overrides=_overrides(args.set),
+        init_weights=args.init_weights,
     )
     print(json.dumps(info["metrics"], indent=2))
     if args.publish:
@@ -182,6 +183,9 @@ def parser():
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="change a builder argument of the preset, e.g. --set encoder=lstm "
                         "(a variant: not publishable)")
+    p.add_argument("--init-weights", metavar="PATH",
+                   help="start from this .weights.h5 of the same model (fresh optimizer, no "
+                        "linear start), e.g. a finished run's final weights, to train on")
     p.add_argument("--publish", action="store_true", help="copy the weights into zoo/weights")
     p.set_defaults(func=cmd_train)
 

@@ -188,3 +188,22 @@ def test_a_variant_is_recorded_and_never_published(tmp_path):
         train.publish("pointer_sort", run_dir)
     with pytest.raises(ValueError, match=r"has no builder argument \['depth'\]"):
         train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "x", model_overrides={"depth": 3})
+
+
+def test_init_weights_continues_a_finished_run(tmp_path):
+    import csv
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    train.train("pointer_sort", preset="smoke", run_dir=first, verbose=0)
+    info = train.train("pointer_sort", preset="smoke", run_dir=second, verbose=0,
+                       init_weights=first / "final.weights.h5")
+    assert info["init_weights"] == str(first / "final.weights.h5")
+    assert info["command"].endswith(f"--init-weights {first / 'final.weights.h5'}")
+    losses = [[float(row["loss"]) for row in csv.DictReader(open(run / "history.csv"))]
+              for run in (first, second)]
+    assert losses[1][0] < losses[0][0]  # it starts where the first run ended
+    with pytest.raises(FileNotFoundError, match="`init_weights`: .* is not a file"):
+        train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "x", init_weights=tmp_path / "no.h5")
+    with pytest.raises(ValueError, match="`init_weights`: .* does not fit pointer_sort"):
+        train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "y", verbose=0,
+                    model_overrides={"encoder": "lstm"}, init_weights=first / "final.weights.h5")

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 
 import zoo
+from custom_layers import LinearStart
 from zoo import registry
 from training import tasks
 
@@ -133,9 +134,14 @@ def train(
     cache_dir="runs/tfds",
     verbose=1,
     model_overrides=None,
+    init_weights=None,
 ):
     """Trains zoo model `name` with `preset`; resumes an interrupted run.
 
+    `init_weights` (a `.weights.h5` of the same model) starts from those
+    weights instead of a fresh initialisation, with a fresh optimizer and
+    learning-rate schedule, and without linear start: a finished run
+    continued for `epochs` more.
     `model_overrides` change builder arguments of the preset (a variant,
     e.g. {"encoder": "lstm"}). Writes to `run_dir` (default
     `runs/<name>-<preset>`): `backup/` (resume
@@ -165,6 +171,14 @@ def train(
         raise ValueError(f"{name} has no builder argument {unknown}; expected some of {sorted(known)}.")
     model_config = {**config.model, **(model_overrides or {})}
     model = entry.builder(**model_config)
+    if init_weights:
+        if not Path(init_weights).is_file():
+            raise FileNotFoundError(f"`init_weights`: {init_weights} is not a file (a .weights.h5).")
+        try:
+            model.load_weights(init_weights)
+        except ValueError as error:
+            raise ValueError(f"`init_weights`: {init_weights} does not fit {name} "
+                             f"({model_config}): {error}") from None
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=max(1, epochs * max(steps, 1))
     )
@@ -188,7 +202,8 @@ def train(
             monitor="val_loss",
         ),
         EpochLog(run_dir / "epochs.log"),
-        *(task.callbacks() if task.callbacks else []),
+        *[c for c in (task.callbacks() if task.callbacks else [])
+          if not (init_weights and isinstance(c, LinearStart))],  # trained: no linear start
     ]
     final = run_dir / "final.weights.h5"
     if final.exists() and not (run_dir / "metrics.json").exists():
@@ -219,11 +234,14 @@ def train(
         command += ["--set", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     if epochs != config.epochs:
         command += ["--epochs", str(epochs)]
+    if init_weights:
+        command += ["--init-weights", str(init_weights)]
     info = {
         "model": name,
         "preset": preset,
         "model_config": model_config,
         "model_overrides": model_overrides or {},
+        "init_weights": str(init_weights) if init_weights else None,
         "epochs": epochs,
         "seed": seed,
         "command": shlex.join(command),
