@@ -115,12 +115,15 @@ class LinearStart(keras.callbacks.Callback):
     back, once. `restored_at` is the epoch that happened at (None: not
     yet; -1: before a resumed run started). Place it after
     `BackupAndRestore`: the gates are weights and come back with a resume.
+    A model without `MemoryHop` is an error, or, with
+    `skip_without_hops=True`, trains as is (a task's baseline models).
     """
 
-    def __init__(self, monitor="val_loss", patience=1):
+    def __init__(self, monitor="val_loss", patience=1, skip_without_hops=False):
         super().__init__()
         self.monitor = monitor
         self.patience = patience
+        self.skip_without_hops = skip_without_hops
         self.restored_at = None
 
     def _hops(self):
@@ -132,6 +135,9 @@ class LinearStart(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if not self._hops():
+            if self.skip_without_hops:
+                self.restored_at = -1  # nothing to switch
+                return
             raise ValueError("LinearStart: the model has no MemoryHop layer.")
         self.best, self.wait = float("inf"), 0
         if int(self.model.optimizer.iterations.numpy()) == 0:

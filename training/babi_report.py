@@ -1,6 +1,6 @@
 """Per-task validation errors of the pretrained bAbI models, for RESULTS.md.
 
-    python -m training.babi_report --data-dir DIR [--models memn2n_babi memn2n_babi_10k]
+    python -m training.babi_report --data-dir DIR [--models memn2n_babi memn2n_babi_10k babi_lstm_baseline]
 
 Each model is exported and scored where no project code can be imported,
 on its own validation split (the last 10% of each task's stories of the
@@ -20,7 +20,8 @@ from training import babi_tasks  # noqa: E402
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="default: $SPECIALNETS_DATA")
-    parser.add_argument("--models", nargs="*", default=["memn2n_babi", "memn2n_babi_10k"])
+    parser.add_argument("--models", nargs="*",
+                        default=["memn2n_babi", "memn2n_babi_10k", "babi_lstm_baseline"])
     args = parser.parse_args(argv)
     scores = {}
     with tempfile.TemporaryDirectory() as base:

@@ -240,7 +240,7 @@ def _babi_task(size):
     def linear_start():
         from custom_layers import LinearStart
 
-        return [LinearStart()]
+        return [LinearStart(skip_without_hops=True)]  # babi_lstm_baseline has no hops
 
     return Task(
         name="babi" if size == "1k" else "babi_10k",
