@@ -3,7 +3,9 @@
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
+from custom_layers.last_words import LastWords
 from custom_layers.memory_hop import LinearStart, MemoryHop
+from custom_layers.null_memory import NullMemory
 from custom_layers.pointer_attention import PointerAttention
 from custom_layers.pointer_decoder import PointerDecoder
 from custom_layers.pointer_generator import PointerGenerator
@@ -16,8 +18,10 @@ __all__ = [
     "BilinearSampler",
     "Highway",
     "HighwayConv2D",
+    "LastWords",
     "LinearStart",
     "MemoryHop",
+    "NullMemory",
     "PointerAccuracy",
     "PointerAttention",
     "PointerDecoder",
