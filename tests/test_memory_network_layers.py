@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from custom_layers import LinearStart, MemoryHop, SentenceEncoder
+from custom_layers import LinearStart, MemoryHop, NullMemory, SentenceEncoder
 from tests.layer_harness import run_layer_test
 
 RNG = np.random.default_rng(0)
@@ -130,3 +130,26 @@ def test_linear_start_in_fit_and_after_a_resume():
     hop.softmax_gate.assign(1.0)  # as a resumed run's weights would hold it
     model.fit(x, y, validation_data=(x, y), epochs=1, verbose=0, callbacks=[LinearStart()])
     assert float(hop.softmax_gate.numpy()) == 1.0
+
+
+def test_null_memory_harness(tmp_path):
+    run_layer_test(NullMemory, {"initializer": "random_normal"}, input_shape=(3, 4, 5),
+                   expected_output_shape=(3, 5, 5), expected_num_trainable_weights=1, tmp_path=tmp_path)
+
+
+def test_null_memory_prepends_its_slot_and_lets_a_hop_look_nowhere():
+    layer = NullMemory(initializer="ones")
+    memory = np.random.default_rng(1).uniform(-0.5, 0.5, size=(2, 3, 4)).astype("float32")
+    out = layer(memory).numpy()
+    np.testing.assert_allclose(out[:, 0], 1.0)
+    np.testing.assert_allclose(out[:, 1:], memory)
+    mask = np.array([[True, True, False], [True, False, False]])
+    np.testing.assert_array_equal(layer.compute_mask(memory, mask),
+                                  [[True, True, True, False], [True, True, False, False]])
+    # A state aligned with the null key puts (almost) all its weight there and reads the null value.
+    u = np.full((2, 4), 10.0, "float32")
+    values = NullMemory(initializer="zeros")(memory)
+    _, attention = MemoryHop()([u, out, values], return_attention=True)
+    assert np.all(attention.numpy()[:, 0] > attention.numpy()[:, 1:].max(-1))
+    with pytest.raises(ValueError, match="NullMemory: `inputs` must be a memory"):
+        NullMemory()(np.zeros((2, 3), "float32"))
