@@ -62,7 +62,8 @@ def card_metric(card):
         if "mean_task_error" in held_out:
             return (f"{held_out['mean_task_error']:.1%} mean error over "
                     f"{len(held_out['task_errors'])} tasks, {held_out['failed_tasks']} failed {where}")
-        for key, label in (("exact", "exact"), ("exact_name_accuracy", "names copied exactly")):
+        for key, label in (("exact", "exact"), ("exact_name_accuracy", "names copied exactly"),
+                           ("accuracy", "answers right")):
             if key in held_out:
                 return f"{held_out[key]:.1%} {label} {where}"
         return f"{held_out['error']:.2%} error {where}"

@@ -71,7 +71,7 @@ def test_evaluate_an_export_without_project_code(tiny_data_dir, tmp_path, capsys
     assert result["examples"] == 1000 and result["error"] <= 0.02
 
 
-@pytest.mark.parametrize("name", ["highway_mnist", "st_cnn_rts"])
+@pytest.mark.parametrize("name", ["highway_mnist", "st_cnn_rts", "vqa_shapes"])
 def test_visualize_writes_a_png(name, tmp_path, capsys):
     cli.main(["visualize", name, "--output", str(tmp_path / "picture.png")])
     assert (tmp_path / "picture.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -86,7 +86,7 @@ def test_demo_prints_the_table(tmp_path):
     assert set(rows) == set(zoo.names())
     assert all("error (validation, 1000)" in row or "exact (validation, 1000, n=" in row
                or "copied exactly (validation, 1000)" in row or "tour " in row
-               or "mean error over 20 tasks" in row
+               or "mean error over 20 tasks" in row or "answers right (validation, 2000)" in row
                for row in rows.values())
     assert '"class_id": 1' in rows["highway_mnist"]
 

@@ -258,3 +258,24 @@ def _babi_task(size):
 
 
 TASKS.update(babi=_babi_task("1k"), babi_10k=_babi_task("10k"))
+
+
+def _vqa_task():
+    from training import shapes_vqa
+
+    return Task(
+        name="vqa_shapes",
+        dataset=shapes_vqa.dataset,
+        loss="sparse_categorical_crossentropy",
+        metrics=("sparse_categorical_accuracy",),
+        error_metric="sparse_categorical_accuracy",
+        prediction_output="answer",
+        description=("generated shapes VQA: 2 to 5 coloured shapes on a 3 x 3 grid; existence, "
+                     "colour, shape and relative-position questions (tfds builder, seed 0)"),
+        needs_data=False,
+        held_out=shapes_vqa.held_out,
+        score=shapes_vqa.score,
+    )
+
+
+TASKS.update(vqa_shapes=_vqa_task())

@@ -321,6 +321,49 @@ def visualize_memn2n_babi(model, path):
     return text
 
 
+def visualize_vqa_shapes(model, path):
+    """Each example image, then each hop's attention overlaid on it (upsampled from the 6 x 6 grid)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import tensorflow as tf
+
+    from zoo import vqa_shapes
+
+    inputs = vqa_shapes._examples()
+    out = vqa_shapes.serving_fn(model)(image=tf.constant(inputs["image"]),
+                                       question=tf.constant(inputs["question"].astype(str)))
+    attention, answers = out["attention"].numpy(), [a.decode() for a in out["answer"].numpy()]
+    count, hops = attention.shape[:2]
+    figure, axes = plt.subplots(count, hops + 1, figsize=(2.2 * (hops + 1) + 2.6, 2.3 * count),
+                                squeeze=False)
+    lines = []
+    for i in range(count):
+        image = inputs["image"][i]
+        axes[i, 0].imshow(image)
+        axes[i, 0].set_ylabel(f"{inputs['question'][i]}\n-> {answers[i]}", rotation=0,
+                              ha="right", va="center", fontsize=8)
+        lines.append(f"{inputs['question'][i]} -> {answers[i]}")
+        for h in range(hops):
+            scale = image.shape[0] // attention.shape[2]
+            heat = np.kron(attention[i, h], np.ones((scale, scale)))
+            axes[i, h + 1].imshow(image)
+            axes[i, h + 1].imshow(heat / max(heat.max(), 1e-9), cmap="magma", alpha=0.6, vmin=0, vmax=1)
+            if i == 0:
+                axes[i, h + 1].set_title(f"hop {h + 1}")
+            row, column = np.unravel_index(attention[i, h].argmax(), attention.shape[2:])
+            lines.append(f"  hop {h + 1}: peak {attention[i, h].max():.2f} at grid ({row}, {column})")
+        for axis in axes[i]:
+            axis.set_xticks([])
+            axis.set_yticks([])
+    figure.suptitle(f"{model.name}: where each hop looks (6 x 6 feature grid over the image)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return "\n".join(lines) + "\n"
+
+
 VISUALIZERS = {
     "highway_mnist": visualize_highway_mnist,
     "st_cnn_rts": visualize_st_cnn_rts,
@@ -329,6 +372,8 @@ VISUALIZERS = {
     "pointer_tsp": visualize_pointer_tsp,
     "memn2n_babi": visualize_memn2n_babi,
     "memn2n_babi_10k": visualize_memn2n_babi,
+    "vqa_shapes": visualize_vqa_shapes,
+    "vqa_shapes_1hop": visualize_vqa_shapes,
 }
 
 

@@ -1,0 +1,277 @@
+"""Shapes VQA: coloured shapes on a 3 x 3 grid and questions about them, generated.
+
+    builder = shapes_vqa.builder(examples={"train": 60_000})
+    ds = builder.as_dataset(split="train")  # {"image", "question", "answer", "kind"}
+
+    python -m training.shapes_vqa   # rewrites zoo/examples/vqa_shapes.npz
+
+Each image holds 2 to 5 objects, each a different (colour, shape), in
+different cells, with random size, place in the cell, colour shade and pixel
+noise. Four kinds of question, equally often, answers balanced within a kind:
+- existence: "is there a red square?" (yes / no)
+- colour: "what color is the circle?" (the only circle)
+- shape: "what shape is the blue object?" (the only blue object)
+- relative position: "is there a red square on the bottom of the green
+  circle?": yes when the red square is in the cell right below. Half the
+  "no"s name an object that is in the image, elsewhere.
+Example i of a split is drawn from `np.random.default_rng([seed, split, i])`.
+"""
+
+import contextlib
+import dataclasses
+import functools
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from zoo.vqa_shapes import ANSWERS, COLOURS, DIRECTIONS, GRID, IMAGE_SIZE, PUNCTUATION, SHAPES, WORDS
+
+SPLITS = {"train": 0, "validation": 1, "test": 2}
+KINDS = ("existence", "colour", "shape", "relative")
+DEFAULT_EXAMPLES = {"train": 60_000, "validation": 2000, "test": 2000}
+CELL = IMAGE_SIZE // GRID
+RGB = {"red": (0.9, 0.15, 0.1), "green": (0.15, 0.75, 0.2), "blue": (0.15, 0.3, 0.95),
+       "yellow": (0.95, 0.85, 0.15)}
+STEP = {"top": (-1, 0), "bottom": (1, 0), "left": (0, -1), "right": (0, 1)}
+_ROWS, _COLUMNS = np.mgrid[0:CELL, 0:CELL] + 0.5
+
+
+def _mask(shape, radius, centre):
+    y, x = _ROWS - centre[0], _COLUMNS - centre[1]
+    if shape == "circle":
+        return x * x + y * y <= radius * radius
+    if shape == "square":
+        side = 0.85 * radius
+        return (np.abs(x) <= side) & (np.abs(y) <= side)
+    top = y + radius  # an upright triangle: apex at the top, base 2 * radius wide
+    return (top >= 0) & (y <= radius) & (np.abs(x) <= top / 2)
+
+
+def render(objects, rng):
+    """uint8 [48, 48, 3] of `objects`: {(row, column): (colour, shape)}."""
+    image = np.full((IMAGE_SIZE, IMAGE_SIZE, 3), 0.12) + rng.normal(0, 0.03, (IMAGE_SIZE, IMAGE_SIZE, 3))
+    for (row, column), (colour, shape) in objects.items():
+        radius = rng.uniform(4.0, 6.5)
+        centre = CELL / 2 + rng.uniform(-1.5, 1.5, 2)
+        shade = np.clip(np.array(RGB[colour]) + rng.uniform(-0.08, 0.08, 3), 0, 1)
+        cell = image[row * CELL:(row + 1) * CELL, column * CELL:(column + 1) * CELL]
+        cell[_mask(shape, radius, centre)] = shade
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+def _scene(rng):
+    count = rng.integers(2, 6)
+    cells = rng.choice(GRID * GRID, count, replace=False)
+    kinds = rng.choice(len(COLOURS) * len(SHAPES), count, replace=False)
+    return {(int(c) // GRID, int(c) % GRID): (COLOURS[k // len(SHAPES)], SHAPES[k % len(SHAPES)])
+            for c, k in zip(cells, kinds)}
+
+
+def _neighbour(cell, direction):
+    row, column = cell[0] + STEP[direction][0], cell[1] + STEP[direction][1]
+    return (row, column) if 0 <= row < GRID and 0 <= column < GRID else None
+
+
+def _existence(objects, rng):
+    present = list(objects.values())
+    if rng.random() < 0.5:
+        colour, shape = present[rng.integers(len(present))]
+        return f"is there a {colour} {shape}?", "yes"
+    absent = [(c, s) for c in COLOURS for s in SHAPES if (c, s) not in present]
+    colour, shape = absent[rng.integers(len(absent))]
+    return f"is there a {colour} {shape}?", "no"
+
+
+def _attribute(objects, rng, asked):
+    """What colour is the only <shape>? / What shape is the only <colour> object?"""
+    key = 1 if asked == "colour" else 0  # the attribute named in the question
+    values = [o[key] for o in objects.values()]
+    unique = [o for o in objects.values() if values.count(o[key]) == 1]
+    if not unique:
+        return None
+    colour, shape = unique[rng.integers(len(unique))]
+    if asked == "colour":
+        return f"what color is the {shape}?", colour
+    return f"what shape is the {colour} object?", shape
+
+
+def _relative(objects, rng):
+    pairs = [(cell, d, _neighbour(cell, d)) for cell in objects for d in DIRECTIONS
+             if _neighbour(cell, d) in objects]
+    reference_cell = list(objects)[rng.integers(len(objects))]
+    if rng.random() < 0.5:
+        if not pairs:
+            return None
+        reference_cell, direction, target_cell = pairs[rng.integers(len(pairs))]
+        target, answer = objects[target_cell], "yes"
+    else:
+        direction = DIRECTIONS[rng.integers(len(DIRECTIONS))]
+        there = objects.get(_neighbour(reference_cell, direction))
+        elsewhere = [o for c, o in objects.items() if c != reference_cell and o != there]
+        if elsewhere and rng.random() < 0.5:  # in the image, not there
+            target = elsewhere[rng.integers(len(elsewhere))]
+        else:
+            options = [(c, s) for c in COLOURS for s in SHAPES
+                       if (c, s) not in (there, objects[reference_cell])]
+            target = options[rng.integers(len(options))]
+        answer = "no"
+    reference = objects[reference_cell]
+    return (f"is there a {target[0]} {target[1]} on the {direction} of the "
+            f"{reference[0]} {reference[1]}?", answer)
+
+
+def example(seed, split, index, kind=None):
+    """(image uint8 [48, 48, 3], question, answer, kind index) of example `index`."""
+    rng = np.random.default_rng([seed, SPLITS[split], index])
+    kind = KINDS[rng.integers(len(KINDS))] if kind is None else kind
+    while True:
+        objects = _scene(rng)
+        if kind == "existence":
+            qa = _existence(objects, rng)
+        elif kind == "relative":
+            qa = _relative(objects, rng)
+        else:
+            qa = _attribute(objects, rng, kind)
+        if qa is not None:
+            return render(objects, rng), qa[0], qa[1], KINDS.index(kind)
+
+
+@functools.cache  # tfds registers a builder class by name: define it once
+def _builder_class():
+    import tensorflow_datasets as tfds
+    from etils import epath
+
+    @dataclasses.dataclass
+    class ShapesVqaConfig(tfds.core.BuilderConfig):
+        examples: tuple = tuple(DEFAULT_EXAMPLES.items())
+        seed: int = 0
+
+    class SpecialnetsShapesVqa(tfds.core.GeneratorBasedBuilder):
+        """Questions about coloured shapes on a grid (Xu & Saenko 2016, synthetic), generated."""
+
+        VERSION = tfds.core.Version("1.0.0")
+        BUILDER_CONFIG_CLASS = ShapesVqaConfig
+        pkg_dir_path = epath.Path(__file__).parent  # see training/mnist.py
+
+        def _info(self):
+            return self.dataset_info_from_configs(
+                features=tfds.features.FeaturesDict({
+                    "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
+                    "question": tfds.features.Text(),
+                    "answer": tfds.features.ClassLabel(names=ANSWERS),
+                    "kind": tfds.features.ClassLabel(names=KINDS),
+                }),
+                disable_shuffling=True,  # example i stays the i-th
+            )
+
+        def _split_generators(self, dl_manager):
+            return {split: self._generate_examples(split, count)
+                    for split, count in self.builder_config.examples}
+
+        def _generate_examples(self, split, count):
+            for index in range(count):
+                image, question, answer, kind = example(self.builder_config.seed, split, index)
+                yield index, {"image": image, "question": question, "answer": answer,
+                              "kind": KINDS[kind]}
+
+    return SpecialnetsShapesVqa, ShapesVqaConfig
+
+
+def builder(examples=None, seed=0, cache_dir="runs/tfds"):
+    """A prepared builder of the splits in `examples` ({split: count};
+    default DEFAULT_EXAMPLES). Example i of a split is the same whatever
+    the counts."""
+    import tensorflow_datasets as tfds
+
+    examples = dict(examples or DEFAULT_EXAMPLES)
+    unknown = set(examples) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"`examples` splits must be among {sorted(SPLITS)}; received {sorted(unknown)}.")
+    if not all(isinstance(n, int) and n > 0 for n in examples.values()):
+        raise ValueError(f"`examples` counts must be positive ints; received {examples}.")
+    counts = "-".join(f"{s}{examples[s]}" for s in sorted(examples))
+    builder_class, config_class = _builder_class()
+    config = config_class(name=f"seed{seed}-{counts}", description=f"seed {seed}",
+                          examples=tuple(sorted(examples.items())), seed=seed)
+    prepared = builder_class(config=config, data_dir=str(Path(cache_dir) / "shapes-vqa"))
+    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
+        prepared.download_and_prepare(download_config=tfds.download.DownloadConfig())
+    return prepared
+
+
+def question_ids(questions):
+    """int32 [N, W] word ids of question strings (0 padding, 1 unknown), as the serving graph makes them."""
+    ids = {word: i + 2 for i, word in enumerate(WORDS)}
+    tokens = [re.sub(PUNCTUATION, " ", q.lower()).split() for q in questions]
+    out = np.zeros((len(tokens), max(map(len, tokens))), np.int32)
+    for n, words in enumerate(tokens):
+        out[n, : len(words)] = [ids.get(w, 1) for w in words]
+    return out
+
+
+def _arrays(split, examples, seed, cache_dir):
+    """(images uint8 [N, 48, 48, 3], questions, answer ids int64, kinds int64) of a split."""
+    # Held-out splits keep their default size whatever the training size.
+    count = examples if examples and split == "train" else DEFAULT_EXAMPLES[split]
+    ds = builder({split: count}, seed=seed, cache_dir=cache_dir).as_dataset(split=split)
+    rows = list(ds.as_numpy_iterator())
+    return (np.stack([r["image"] for r in rows]), [r["question"].decode() for r in rows],
+            np.array([r["answer"] for r in rows], np.int64), np.array([r["kind"] for r in rows]))
+
+
+def dataset(split, data_dir=None, batch_size=64, augment=False, seed=0, limit=None,
+            cache_dir="runs/tfds", shuffle=None, examples=None):
+    """({"image" float32 [B, 48, 48, 3], "question_ids" int32 [B, W]}, answer int64)
+    batches; the data (seed 0) is the same for every training seed, which
+    only shuffles. `data_dir` and `augment` are unused: the task is generated."""
+    images, questions, answers, _ = _arrays(split, examples, 0, cache_dir)
+    images, answers = images[:limit], answers[:limit]
+    ids = question_ids(questions[: len(answers)])
+    ds = tf.data.Dataset.from_tensor_slices(
+        ({"image": images, "question_ids": ids}, answers))
+    if shuffle if shuffle is not None else split == "train":
+        ds = ds.shuffle(len(answers), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(
+        lambda x, y: ({"image": tf.cast(x["image"], tf.float32) / 255.0,
+                       "question_ids": x["question_ids"]}, y))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+LABELS = np.dtype([("kind", np.int32), ("answer", object)])
+
+
+def held_out(split, data_dir=None, cache_dir="runs/tfds", examples=None, **options):
+    """({"image": float32 [N, 48, 48, 3], "question": str [N]}, labels (kind, answer))."""
+    images, questions, answers, kinds = _arrays(split, None, 0, cache_dir)
+    labels = np.array([(k, ANSWERS[a]) for k, a in zip(kinds, answers)], dtype=LABELS)
+    return {"image": images.astype(np.float32) / 255.0, "question": np.array(questions, object)}, labels
+
+
+def score(outputs, inputs, labels):
+    """Answer error overall and per kind of question."""
+    answers = np.array([a.decode() if isinstance(a, bytes) else str(a) for a in outputs["answer"]])
+    wrong = answers != labels["answer"].astype(str)
+    per_kind = {KINDS[k]: float(wrong[labels["kind"] == k].mean()) for k in np.unique(labels["kind"])}
+    return {"error": float(wrong.mean()), "accuracy": float(1 - wrong.mean()), "kind_errors": per_kind}
+
+
+def write_examples(count=6):
+    """Rewrites zoo/examples/vqa_shapes.npz: the first test example of each kind, then the next ones."""
+    from zoo import registry
+
+    drawn = [example(0, "test", i) for i in range(4 * count)]
+    firsts = [next(i for i, e in enumerate(drawn) if e[3] == k) for k in range(len(KINDS))]
+    chosen = (firsts + [i for i in range(len(drawn)) if i not in firsts])[:count]
+    path = registry.EXAMPLES_DIR / "vqa_shapes.npz"
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, image=np.stack([drawn[i][0] for i in chosen]),
+                        question=np.array([drawn[i][1] for i in chosen]))
+    tmp.replace(path)
+    return path
+
+
+if __name__ == "__main__":
+    print(write_examples())

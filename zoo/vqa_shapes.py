@@ -1,0 +1,186 @@
+"""`vqa_shapes`: question-guided spatial attention over a CNN feature grid.
+
+The SMem-VQA design of Xu & Saenko ("Ask, Attend and Answer", ECCV 2016):
+the image's convolutional features are the memory, one slot per grid
+location; the question reads it with the memory network's hop
+(`MemoryHop`), once or twice, and a classifier answers from the final state.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from custom_layers import MemoryHop, NullMemory
+from zoo import registry
+
+IMAGE_SIZE = 48  # pixels; a 3 x 3 grid of 16-pixel cells
+GRID = 3
+COLOURS = ("red", "green", "blue", "yellow")
+SHAPES = ("circle", "square", "triangle")
+DIRECTIONS = ("top", "bottom", "left", "right")
+ANSWERS = ("no", "yes") + COLOURS + SHAPES
+WORDS = tuple(sorted(set(
+    "is there a what color shape the object on of".split() + list(COLOURS + SHAPES + DIRECTIONS))))
+PUNCTUATION = r"[.?!,;:]"
+
+
+def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), batch_norm=True,
+                     null_slot=False):
+    """A CNN over the image (five 3 x 3 convolutions down to a 6 x 6 grid of
+    `filters[-1]` channels), a GRU over the question's words (the state u,
+    `depth` wide), and `hops` memory hops: at hop k the state u
+    attends over the grid through keys W^k_m f and reads values W^k_c f;
+    u' = u + o (Xu & Saenko's attention and evidence embeddings, one pair
+    per hop). Answers from softmax(W relu(V u)). `batch_norm` normalises each
+    convolution's output (not in the paper; it makes training start faster).
+    `null_slot` gives each hop a learned "nothing here" slot (`NullMemory`)
+    beside the grid, where attention goes when nothing matches.
+
+    Returns a `keras.Model` from {"image": float32 [B, 48, 48, 3],
+    "question_ids": int32 [B, W] (0 = padding, 1 = unknown word)} to answer
+    probabilities [B, len(ANSWERS)]; `model.hop_attention` is the symbolic
+    attention [B, hops, 6, 6].
+    """
+    if not isinstance(hops, int) or hops < 1:
+        raise ValueError(f"`hops` must be a positive int; received {hops!r}.")
+    if len(filters) != 5:
+        raise ValueError(f"`filters` must hold 5 widths (one per convolution); received {filters!r}.")
+    image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
+    question = keras.Input((None,), dtype="int32", name="question_ids")
+
+    def conv(x, k, strides=1):
+        x = keras.layers.Conv2D(filters[k - 1], 3, strides=strides, padding="same",
+                                use_bias=not batch_norm, name=f"conv_{k}")(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(name=f"conv_{k}_norm")(x)
+        return keras.layers.ReLU(name=f"conv_{k}_relu")(x)
+
+    x = conv(image, 1, strides=2)
+    x = keras.layers.MaxPooling2D(2, name="pool_2")(conv(x, 2))
+    x = keras.layers.MaxPooling2D(2, name="pool_3")(conv(x, 3))
+    # Two more 3 x 3 convolutions on the 6 x 6 grid: each location sees its neighbouring cells.
+    x = conv(conv(x, 4), 5)
+    side = IMAGE_SIZE // 8
+    features = keras.layers.Reshape((side * side, filters[4]), name="grid")(x)
+    words = keras.layers.Embedding(len(WORDS) + 2, depth, mask_zero=True, name="word_embedding")(question)
+    u = keras.layers.GRU(depth, name="question_gru")(words)
+    attentions = []
+    for k in range(1, hops + 1):
+        keys = keras.layers.Dense(depth, name=f"attention_embedding_{k}")(features)
+        values = keras.layers.Dense(depth, name=f"evidence_embedding_{k}")(features)
+        if null_slot:
+            keys = NullMemory(name=f"null_key_{k}")(keys)
+            values = NullMemory(name=f"null_evidence_{k}")(values)
+        u, attention = MemoryHop(name=f"hop_{k}")([u, keys, values], return_attention=True)
+        if null_slot:  # the grid's share only: it sums to 1 - the null slot's weight
+            attention = keras.layers.Cropping1D((1, 0))(keras.layers.Reshape((-1, 1))(attention))
+        attentions.append(keras.layers.Reshape((1, side, side))(attention))
+    attention = (keras.layers.Concatenate(axis=1, name="attention")(attentions) if hops > 1
+                 else attentions[0])
+    # A hidden layer: "no" needs a comparison of what was asked (in u) with what was read (o).
+    hidden = keras.layers.Dense(2 * depth, activation="relu", name="answer_hidden")(u)
+    probabilities = keras.layers.Dense(len(ANSWERS), activation="softmax", dtype="float32",
+                                       name="answer")(hidden)
+    model = keras.Model({"image": image, "question_ids": question}, probabilities,
+                        name=f"vqa_shapes_{hops}_hops")
+    model.hop_attention = attention  # in the graph, not an output: for serving and pictures
+    return model
+
+
+def _probe(model):
+    probe = getattr(model, "_attention_probe", None)
+    if probe is None:
+        probe = keras.Model(model.input, [model.output, model.hop_attention])
+        model._attention_probe = probe
+    return probe
+
+
+def serving_fn(model):
+    """image float32 [B, 48, 48, 3] in [0, 1] and question string [B] ->
+    answer string [B] and each hop's attention float32 [B, hops, 6, 6].
+    Tokenised in the graph; unknown words map to id 1."""
+    model.serving_words = tf.lookup.StaticHashTable(  # tracked, so the export saves it
+        tf.lookup.KeyValueTensorInitializer(tf.constant(WORDS), tf.range(len(WORDS)) + 2), 1,
+        name="vqa_words")
+    answers = tf.constant(ANSWERS)
+    probe = _probe(model)
+
+    @tf.autograph.experimental.do_not_convert
+    def serve(image, question):
+        with tf.control_dependencies([tf.debugging.assert_all_finite(
+                image, "`image` must be finite (no NaN or inf)")]):
+            image = tf.identity(image)
+        text = tf.strings.regex_replace(tf.strings.lower(question, encoding="utf-8"), PUNCTUATION, " ")
+        ids = tf.ragged.map_flat_values(model.serving_words.lookup, tf.strings.split(text))
+        probabilities, attention = probe({"image": image, "question_ids": ids.to_tensor(0)},
+                                         training=False)
+        return {"answer": tf.gather(answers, tf.argmax(probabilities, axis=-1)),
+                "attention": tf.cast(attention, tf.float32)}
+
+    return serve
+
+
+def _examples():
+    with np.load(registry.EXAMPLES_DIR / "vqa_shapes.npz", allow_pickle=False) as data:
+        return {"image": data["image"].astype(np.float32) / 255.0,
+                "question": data["question"].astype(object)}
+
+
+def _presets(hops):
+    return {
+        "smoke": registry.Preset(
+            model=dict(hops=hops, depth=16, filters=(4, 8, 8, 8, 8)), epochs=1, batch_size=32,
+            task=dict(examples=256), description="seconds: a narrow net on 256 questions",
+        ),
+        "quick": registry.Preset(
+            model=dict(hops=hops), epochs=2, batch_size=64, learning_rate=2e-3,
+            task=dict(examples=20_000), description="a few minutes: 2 epochs of 20,000 questions",
+        ),
+        "paper": registry.Preset(
+            model=dict(hops=hops), epochs=18, batch_size=64, learning_rate=2e-3,
+            task=dict(examples=100_000),
+            description=f"{hops} hop{'s' if hops > 1 else ''}, 18 epochs of 100,000 generated questions",
+        ),
+    }
+
+
+def _signature(hops):
+    return dict(
+        inputs=(registry.TensorInfo("image", "float32", (None, IMAGE_SIZE, IMAGE_SIZE, 3),
+                                    "RGB in [0, 1]: coloured shapes on a 3 x 3 grid"),
+                registry.TensorInfo("question", "string", (None,))),
+        outputs=(registry.TensorInfo("answer", "string", (None,), f"one of {', '.join(ANSWERS)}"),
+                 registry.TensorInfo("attention", "float32", (None, hops, IMAGE_SIZE // 8, IMAGE_SIZE // 8),
+                                     "each hop's attention over the 6 x 6 feature grid")),
+    )
+
+
+VQA_SHAPES = registry.register(
+    registry.ZooEntry(
+        name="vqa_shapes",
+        builder=build_vqa_shapes,
+        task="vqa_shapes",
+        presets=_presets(2),
+        serving_fn=serving_fn,
+        example_inputs=_examples,
+        paper_result="target: >= 98% answer accuracy on held-out generated questions",
+        weights_sha256="904888876208e57697404573cee9d89464855de5731a3fa5c9112002f183caec",
+        summary="Question-guided spatial attention (SMem-VQA), 2 hops, on generated shapes",
+        **_signature(2),
+    )
+)
+
+VQA_SHAPES_1HOP = registry.register(
+    registry.ZooEntry(
+        name="vqa_shapes_1hop",
+        builder=build_vqa_shapes,
+        task="vqa_shapes",
+        presets=_presets(1),
+        serving_fn=serving_fn,
+        example_inputs=_examples,
+        paper_result="the same with one hop, to show what the second adds",
+        weights_sha256="cb01b23eed3cc6e2acece6f67c8c17c37aa67fb3b2ad7610a377cffa3537a68f",
+        summary="The same with one hop",
+        **_signature(1),
+    )
+)
