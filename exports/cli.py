@@ -35,13 +35,13 @@ def cmd_list(args):
         print(f"{name:20s} task={entry.task:12s} {figure:40s} {entry.summary}")
 
 
-def _overrides(pairs):
+def _overrides(pairs, flag="--set"):
     """{"key": value} of `--set key=value` (values as JSON, else strings)."""
     overrides = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"`--set` takes KEY=VALUE (e.g. encoder=lstm); received {pair!r}.")
+            raise ValueError(f"`{flag}` takes KEY=VALUE (e.g. encoder=lstm); received {pair!r}.")
         try:
             overrides[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -63,6 +63,7 @@ def cmd_train(args):
         verbose=args.verbose,
         model_overrides=_overrides(args.set),
         init_weights=args.init_weights,
+        training_overrides=_overrides(args.train_set, "--train-set"),
     )
     print(json.dumps(info["metrics"], indent=2))
     if args.publish:
@@ -183,6 +184,9 @@ def parser():
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="change a builder argument of the preset, e.g. --set encoder=lstm "
                         "(a variant: not publishable)")
+    p.add_argument("--train-set", action="append", metavar="KEY=VALUE",
+                   help="change a training field of the preset, e.g. --train-set optimizer=sgd "
+                        "--train-set halve_every=15 (a variant: not publishable)")
     p.add_argument("--init-weights", metavar="PATH",
                    help="start from this .weights.h5 of the same model (fresh optimizer, no "
                         "linear start), e.g. a finished run's final weights, to train on")

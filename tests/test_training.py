@@ -207,3 +207,28 @@ def test_init_weights_continues_a_finished_run(tmp_path):
     with pytest.raises(ValueError, match="`init_weights`: .* does not fit pointer_sort"):
         train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "y", verbose=0,
                     model_overrides={"encoder": "lstm"}, init_weights=first / "final.weights.h5")
+
+
+def test_training_overrides_sgd_halving_and_errors(tmp_path):
+    import keras
+
+    from zoo import registry
+
+    config = train._with_training_overrides(
+        registry.Preset(model={}, epochs=3, learning_rate=0.1), {"optimizer": "sgd", "halve_every": 1})
+    optimizer = train._optimizer(config, total_steps=30, steps_per_epoch=10)
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    schedule = optimizer._learning_rate
+    assert [round(float(schedule(step)), 6) for step in (0, 9, 10, 25)] == [0.1, 0.1, 0.05, 0.025]
+    with pytest.raises(ValueError, match=r"no training field \['depth'\]"):
+        train._with_training_overrides(config, {"depth": 3})
+    with pytest.raises(ValueError, match="`optimizer` must be 'adam' or 'sgd'"):
+        train._with_training_overrides(config, {"optimizer": "rmsprop"})
+    with pytest.raises(ValueError, match="`halve_every` must be a positive int"):
+        train._with_training_overrides(config, {"halve_every": 0})
+    run_dir = tmp_path / "sgd"
+    info = train.train("pointer_sort", preset="smoke", run_dir=run_dir, verbose=0,
+                       training_overrides={"optimizer": "sgd", "learning_rate": 0.05})
+    assert info["command"].endswith("--train-set optimizer=sgd --train-set learning_rate=0.05")
+    with pytest.raises(ValueError, match="changed the model or its training"):
+        train.publish("pointer_sort", run_dir)

@@ -1,5 +1,6 @@
 """Training and evaluation of zoo models: `specialnets train / evaluate`."""
 
+import dataclasses
 import inspect
 import json
 import os
@@ -135,9 +136,13 @@ def train(
     verbose=1,
     model_overrides=None,
     init_weights=None,
+    training_overrides=None,
 ):
     """Trains zoo model `name` with `preset`; resumes an interrupted run.
 
+    `training_overrides` change training fields of the preset
+    (`learning_rate`, `optimizer`, `halve_every`, `clipnorm`, ...; also a
+    variant, never published).
     `init_weights` (a `.weights.h5` of the same model) starts from those
     weights instead of a fresh initialisation, with a fresh optimizer and
     learning-rate schedule, and without linear start: a finished run
@@ -151,7 +156,7 @@ def train(
     Returns the metrics dict.
     """
     entry = zoo.get(name)
-    config = entry.preset(preset)
+    config = _with_training_overrides(entry.preset(preset), training_overrides)
     task = tasks.get(entry.task)
     if task.needs_data:
         tasks.resolve_data_dir(data_dir)  # fail early, before building anything
@@ -179,18 +184,8 @@ def train(
         except ValueError as error:
             raise ValueError(f"`init_weights`: {init_weights} does not fit {name} "
                              f"({model_config}): {error}") from None
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=max(1, epochs * max(steps, 1))
-    )
-    model.compile(
-        optimizer=(
-            keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay,
-                                   clipnorm=config.clipnorm)
-            if config.weight_decay
-            else keras.optimizers.Adam(schedule, clipnorm=config.clipnorm)
-        ),
-        **task.compile_arguments(),
-    )
+    model.compile(optimizer=_optimizer(config, epochs * max(steps, 1), steps),
+                  **task.compile_arguments())
     callbacks = [
         AtomicBackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
@@ -230,8 +225,9 @@ def train(
     if task.held_out is not None:
         metrics["held_out"] = held_out_scores(entry, model, data_dir=data_dir, cache_dir=cache_dir)
     command = ["specialnets", "train", name, "--preset", preset, "--seed", str(seed)]
-    for key, value in (model_overrides or {}).items():
-        command += ["--set", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    for flag, overrides in (("--set", model_overrides), ("--train-set", training_overrides)):
+        for key, value in (overrides or {}).items():
+            command += [flag, f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     if epochs != config.epochs:
         command += ["--epochs", str(epochs)]
     if init_weights:
@@ -241,6 +237,7 @@ def train(
         "preset": preset,
         "model_config": model_config,
         "model_overrides": model_overrides or {},
+        "training_overrides": training_overrides or {},
         "init_weights": str(init_weights) if init_weights else None,
         "epochs": epochs,
         "seed": seed,
@@ -253,15 +250,50 @@ def train(
     return info
 
 
+TRAINING_FIELDS = ("learning_rate", "weight_decay", "clipnorm", "optimizer", "halve_every", "batch_size")
+
+
+def _with_training_overrides(config, overrides):
+    unknown = sorted(set(overrides or {}) - set(TRAINING_FIELDS))
+    if unknown:
+        raise ValueError(f"`training_overrides`: no training field {unknown}; expected some of "
+                         f"{list(TRAINING_FIELDS)}.")
+    config = dataclasses.replace(config, **(overrides or {}))
+    if config.optimizer not in ("adam", "sgd"):
+        raise ValueError(f"`optimizer` must be 'adam' or 'sgd'; received {config.optimizer!r}.")
+    if config.halve_every is not None and (not isinstance(config.halve_every, int) or config.halve_every < 1):
+        raise ValueError(f"`halve_every` must be a positive int (epochs); received {config.halve_every!r}.")
+    return config
+
+
+def _optimizer(config, total_steps, steps_per_epoch):
+    """The preset's optimizer: its learning rate halved every `halve_every`
+    epochs, else cosine-decayed to 0 over the run."""
+    if config.halve_every:
+        every = config.halve_every * max(steps_per_epoch, 1)
+        # PiecewiseConstantDecay switches after a boundary: the last step of each period.
+        boundaries = list(range(every - 1, max(total_steps - 1, every), every))
+        schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+            boundaries, [config.learning_rate / 2 ** k for k in range(len(boundaries) + 1)])
+    else:
+        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=max(1, total_steps))
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(schedule, clipnorm=config.clipnorm)
+    if config.weight_decay:
+        return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay, clipnorm=config.clipnorm)
+    return keras.optimizers.Adam(schedule, clipnorm=config.clipnorm)
+
+
 def publish(name, run_dir):
     """Copies a finished run's final weights and metrics into the zoo."""
     entry = zoo.get(name)
     run_dir = Path(run_dir)
     info = json.loads((run_dir / "metrics.json").read_text())
-    if info.get("model_overrides"):
+    changed = {**info.get("model_overrides", {}), **info.get("training_overrides", {})}
+    if changed:
         raise ValueError(
-            f"{run_dir} changed the model ({info['model_overrides']}): pretrained weights are "
-            "the `paper` preset's model as it is."
+            f"{run_dir} changed the model or its training ({changed}): pretrained weights are "
+            "the `paper` preset's as it is."
         )
     if info["preset"] != "paper":
         raise ValueError(

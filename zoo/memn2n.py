@@ -32,13 +32,15 @@ def tf_normalize(text):
 
 
 def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, temporal=True,
-                 words=None, answers=None, max_sentences=MEMORY_SIZE):
+                 words=None, answers=None, max_sentences=MEMORY_SIZE, embedding_stddev=None):
     """An end-to-end memory network over word ids (0 = padding, 1 = OOV).
 
     `tying="adjacent"`: embeddings E_0..E_hops with A^k = E_{k-1}, C^k =
     E_k and B = A^1 (question); `"layerwise"`: one A, one C and one B for
     every hop, u^{k+1} = H u^k + o^k with H shared. Each embedding has its
     own `SentenceEncoder` (`position_encoding`, `temporal`), shared with it.
+    `embedding_stddev`: embeddings drawn from N(0, stddev^2) (the paper:
+    0.1) instead of Keras's default uniform(-0.05, 0.05).
     The answer layer W is not tied to C^K: tasks 8 and 19 answer word pairs
     ("n,w"), so the answers are classes of their own.
 
@@ -58,7 +60,10 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
     question = keras.Input((None,), dtype="int32", name="question_ids")
 
     def memory(name):
-        return (keras.layers.Embedding(size, depth, mask_zero=True, name=f"{name}_embedding"),
+        initializer = (keras.initializers.RandomNormal(stddev=embedding_stddev) if embedding_stddev
+                       else "uniform")
+        return (keras.layers.Embedding(size, depth, mask_zero=True, embeddings_initializer=initializer,
+                                       name=f"{name}_embedding"),
                 SentenceEncoder(position_encoding, temporal, max_sentences, name=f"{name}_encoder"))
 
     def encode(pair, ids):

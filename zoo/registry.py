@@ -35,6 +35,8 @@ class Preset:
     description: str = ""
     task: dict = dataclasses.field(default_factory=dict)  # options of the task's data
     clipnorm: float | None = None  # gradient clipping by norm
+    optimizer: str = "adam"  # "adam" (AdamW with weight_decay) or "sgd" (plain)
+    halve_every: int | None = None  # epochs between halvings of the learning rate; None: cosine decay
 
 
 @dataclasses.dataclass(frozen=True)
