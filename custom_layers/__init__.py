@@ -1,5 +1,6 @@
 """Keras layers of the special-networks zoo."""
 
+from custom_layers.answer_embedding import AnswerEmbedding
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
@@ -15,6 +16,7 @@ from custom_layers.sentence_encoder import SentenceEncoder
 from custom_layers.spatial_transformer import SpatialTransformer
 
 __all__ = [
+    "AnswerEmbedding",
     "BilinearSampler",
     "Highway",
     "HighwayConv2D",

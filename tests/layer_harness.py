@@ -21,7 +21,7 @@ def _multi(shape):
 _INTEGER_INPUTS = {}
 
 
-def _random_inputs(shape, seed=0, index=None):
+def _random_inputs(shape, seed=0, index=0):
     """Standard-normal inputs of `shape`, or a list of them for a list of shapes."""
     if _multi(shape):
         return [_random_inputs(s, seed + i, i) for i, s in enumerate(shape)]
@@ -31,7 +31,7 @@ def _random_inputs(shape, seed=0, index=None):
     return rng.normal(size=shape).astype("float32")
 
 
-def _symbolic(shape, index=None):
+def _symbolic(shape, index=0):
     if _multi(shape):
         return [_symbolic(s, i) for i, s in enumerate(shape)]
     dtype = "int32" if index in _INTEGER_INPUTS else "float32"
@@ -220,7 +220,7 @@ def run_layer_test(
     mixed_precision_output_dtype="float16",
     integer_inputs=None,
 ):
-    """`integer_inputs` maps positions in a list of input shapes to the
+    """`integer_inputs` maps positions in a list of input shapes (0 for a single one) to the
     (low, high) range of int32 inputs there (indices)."""
     _INTEGER_INPUTS.clear()
     _INTEGER_INPUTS.update(integer_inputs or {})

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,6 +22,32 @@ def test_tying_shares_what_the_paper_shares(tying):
         assert len(hops) == 1 and hops[0].state_transform and len(embeddings) == 3
     with pytest.raises(ValueError, match="`tying` must be"):
         memn2n.build_memn2n(tying="none")
+
+
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+def test_tied_answers_read_the_last_output_embedding(tying, tmp_path):
+    model = memn2n.build_memn2n(hops=2, depth=8, tying=tying, answer="tied")
+    table = memn2n.vocabulary()
+    answer_layer = model.get_layer("E2_embedding" if tying == "adjacent" else "C_embedding")
+    assert not any(l.name == "answer" and l.weights for l in model.layers)  # no W of its own
+    free = [a for a in table["answers"] if a not in table["words"]]
+    assert answer_layer.free.shape == (len(free), 8)
+    # Moving the row of the word "garden" moves only the answer "garden" (state held fixed).
+    u = np.random.default_rng(0).normal(size=(1, 8)).astype("float32")
+    before = answer_layer(u, readout=True).numpy()
+    garden = table["words"].index("garden") + 2
+    shift = np.zeros(answer_layer.embeddings.shape, "float32")
+    shift[garden] = 1.0
+    answer_layer.embeddings.assign(answer_layer.embeddings.numpy() + shift)
+    moved = np.flatnonzero(~np.isclose(answer_layer(u, readout=True).numpy(), before))
+    assert [table["answers"][i] for i in moved] == ["garden"]
+    inputs = {"story_ids": np.random.default_rng(1).integers(0, 40, (2, 5, 4)).astype("int32"),
+              "question_ids": np.random.default_rng(2).integers(0, 40, (2, 4)).astype("int32")}
+    model.save(tmp_path / "tied.keras")
+    restored = keras.saving.load_model(tmp_path / "tied.keras")
+    np.testing.assert_allclose(restored(inputs).numpy(), model(inputs).numpy(), rtol=1e-5, atol=1e-7)
+    with pytest.raises(ValueError, match="`answer` must be 'dense' or 'tied'"):
+        memn2n.build_memn2n(answer="shared")
 
 
 def test_serving_tokenises_strings_and_returns_answers_and_attention():

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from custom_layers import MemoryHop, SentenceEncoder
+from custom_layers import AnswerEmbedding, MemoryHop, SentenceEncoder
 from zoo import registry
 
 VOCABULARY_PATH = Path(__file__).parent / "babi_vocabulary.json"
@@ -32,7 +32,8 @@ def tf_normalize(text):
 
 
 def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, temporal=True,
-                 words=None, answers=None, max_sentences=MEMORY_SIZE, embedding_stddev=None):
+                 words=None, answers=None, max_sentences=MEMORY_SIZE, embedding_stddev=None,
+                 answer="dense"):
     """An end-to-end memory network over word ids (0 = padding, 1 = OOV).
 
     `tying="adjacent"`: embeddings E_0..E_hops with A^k = E_{k-1}, C^k =
@@ -41,8 +42,10 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
     own `SentenceEncoder` (`position_encoding`, `temporal`), shared with it.
     `embedding_stddev`: embeddings drawn from N(0, stddev^2) (the paper:
     0.1) instead of Keras's default uniform(-0.05, 0.05).
-    The answer layer W is not tied to C^K: tasks 8 and 19 answer word pairs
-    ("n,w"), so the answers are classes of their own.
+    `answer="dense"`: the answer layer W is a matrix of its own; `"tied"`:
+    W^T = C^K (the paper's adjacent tying; layer-wise: C) for answers that
+    are one input word, a free row for the others (tasks 8 and 19 answer
+    word lists such as "n,w"; "yes", "none"), see `AnswerEmbedding`.
 
     Returns a `keras.Model` from {"story_ids": [B, S, W], "question_ids":
     [B, W]} (int32) to answer probabilities [B, answers] (float32);
@@ -50,6 +53,8 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
     """
     if tying not in ("adjacent", "layerwise"):
         raise ValueError(f"`tying` must be 'adjacent' or 'layerwise'; received {tying!r}.")
+    if answer not in ("dense", "tied"):
+        raise ValueError(f"`answer` must be 'dense' or 'tied'; received {answer!r}.")
     if not isinstance(hops, int) or hops < 1:
         raise ValueError(f"`hops` must be a positive int; received {hops!r}.")
     if words is None or answers is None:
@@ -59,23 +64,28 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
     story = keras.Input((None, None), dtype="int32", name="story_ids")
     question = keras.Input((None,), dtype="int32", name="question_ids")
 
-    def memory(name):
+    word_ids = {word: i + 2 for i, word in enumerate(words)}
+    answer_ids = [word_ids.get(a, -1) for a in answers]
+
+    def memory(name, scores_answers=False):
         initializer = (keras.initializers.RandomNormal(stddev=embedding_stddev) if embedding_stddev
                        else "uniform")
-        return (keras.layers.Embedding(size, depth, mask_zero=True, embeddings_initializer=initializer,
-                                       name=f"{name}_embedding"),
-                SentenceEncoder(position_encoding, temporal, max_sentences, name=f"{name}_encoder"))
+        options = dict(mask_zero=True, embeddings_initializer=initializer, name=f"{name}_embedding")
+        embedding = (AnswerEmbedding(size, depth, answer_ids, **options) if scores_answers
+                     else keras.layers.Embedding(size, depth, **options))
+        return embedding, SentenceEncoder(position_encoding, temporal, max_sentences,
+                                          name=f"{name}_encoder")
 
     def encode(pair, ids):
         embedding, encoder = pair
         return encoder(embedding(ids))
 
     if tying == "adjacent":
-        tables = [memory(f"E{k}") for k in range(hops + 1)]
+        tables = [memory(f"E{k}", answer == "tied" and k == hops) for k in range(hops + 1)]
         inputs_of, outputs_of, query = tables[:-1], tables[1:], tables[0]
         hop_layers = [MemoryHop(name=f"hop_{k + 1}") for k in range(hops)]
     else:
-        a, c = memory("A"), memory("C")
+        a, c = memory("A"), memory("C", answer == "tied")
         inputs_of, outputs_of, query = [a] * hops, [c] * hops, memory("B")
         shared = MemoryHop(state_transform=True, name="hop")
         hop_layers = [shared] * hops
@@ -88,8 +98,12 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
         attentions.append(keras.layers.Reshape((1, -1))(attention))
     attention = (keras.layers.Concatenate(axis=1, name="attention")(attentions) if hops > 1
                  else attentions[0])
-    probabilities = keras.layers.Dense(len(answers), activation="softmax", use_bias=False,
-                                       dtype="float32", name="answer")(u)
+    if answer == "tied":
+        logits = outputs_of[-1][0](u, readout=True)
+        probabilities = keras.layers.Activation("softmax", dtype="float32", name="answer")(logits)
+    else:
+        probabilities = keras.layers.Dense(len(answers), activation="softmax", use_bias=False,
+                                           dtype="float32", name="answer")(u)
     model = keras.Model({"story_ids": story, "question_ids": question}, probabilities,
                         name=f"memn2n_{hops}_hops_{tying}")
     model.hop_attention = attention  # in the graph, not an output: for serving and pictures
