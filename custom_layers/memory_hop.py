@@ -115,14 +115,19 @@ class LinearStart(keras.callbacks.Callback):
     back, once. `restored_at` is the epoch that happened at (None: not
     yet; -1: before a resumed run started). Place it after
     `BackupAndRestore`: the gates are weights and come back with a resume.
+    `epochs`: put the softmaxes back after exactly this many epochs instead
+    (the authors' code trains 30 linear epochs on the joint tasks).
     A model without `MemoryHop` is an error, or, with
     `skip_without_hops=True`, trains as is (a task's baseline models).
     """
 
-    def __init__(self, monitor="val_loss", patience=1, skip_without_hops=False):
+    def __init__(self, monitor="val_loss", patience=1, skip_without_hops=False, epochs=None):
         super().__init__()
+        if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
+            raise ValueError(f"`epochs` must be a positive int or None; received {epochs!r}.")
         self.monitor = monitor
         self.patience = patience
+        self.epochs = epochs
         self.skip_without_hops = skip_without_hops
         self.restored_at = None
 
@@ -148,6 +153,10 @@ class LinearStart(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.restored_at is not None:
             return
+        if self.epochs is not None:
+            if epoch + 1 >= self.epochs:
+                self._restore(epoch)
+            return
         value = (logs or {}).get(self.monitor)
         if value is None:
             raise ValueError(f"LinearStart: no {self.monitor!r} in the epoch's logs "
@@ -157,6 +166,9 @@ class LinearStart(keras.callbacks.Callback):
             return
         self.wait += 1
         if self.wait >= self.patience:
-            self._set(1.0)
-            self.restored_at = epoch
-            print(f"LinearStart: the memory softmax is back after epoch {epoch + 1}", flush=True)
+            self._restore(epoch)
+
+    def _restore(self, epoch):
+        self._set(1.0)
+        self.restored_at = epoch
+        print(f"LinearStart: the memory softmax is back after epoch {epoch + 1}", flush=True)

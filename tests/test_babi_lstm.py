@@ -71,7 +71,7 @@ def test_serving_strings_with_unknown_words_and_odd_case():
 
 
 def test_the_babi_task_keeps_linear_start_for_memory_networks_only():
-    (callback,) = tasks.get("babi").callbacks()
+    (callback,) = tasks.get("babi").callbacks(zoo.get("memn2n_babi").presets["paper"])
     for model, gated in [(babi_lstm.build_babi_lstm(depth=8, units=4), False),
                          (memn2n.build_memn2n(hops=1, depth=8), True)]:
         model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")

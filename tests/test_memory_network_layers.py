@@ -117,6 +117,20 @@ def test_linear_start_removes_then_restores_the_softmax():
         LinearStart().on_epoch_end(0, {"loss": 1.0})
 
 
+def test_linear_start_for_a_fixed_number_of_epochs_ignores_the_loss():
+    model = _tiny_memory_model()
+    hop = next(layer for layer in model.layers if isinstance(layer, MemoryHop))
+    schedule = LinearStart(epochs=3)
+    schedule.set_model(model)
+    schedule.on_train_begin()
+    for epoch, loss in enumerate([1.0, 2.0, 3.0]):  # rising: would switch after epoch 2
+        assert float(hop.softmax_gate.numpy()) == 0.0
+        schedule.on_epoch_end(epoch, {"val_loss": loss})
+    assert float(hop.softmax_gate.numpy()) == 1.0 and schedule.restored_at == 2
+    with pytest.raises(ValueError, match="`epochs` must be a positive int or None; received 0"):
+        LinearStart(epochs=0)
+
+
 def test_linear_start_in_fit_and_after_a_resume():
     model = _tiny_memory_model()
     hop = next(layer for layer in model.layers if isinstance(layer, MemoryHop))

@@ -57,7 +57,7 @@ class Task:
     needs_data: bool = True  # False for tasks generated on the fly
     held_out: Callable | None = None
     score: Callable | None = None
-    callbacks: Callable | None = None  # extra training callbacks (a zero-argument factory)
+    callbacks: Callable | None = None  # extra training callbacks: a factory of the preset
 
     def compile_arguments(self):
         make = lambda item: item() if callable(item) else item  # noqa: E731
@@ -237,10 +237,11 @@ def _babi_task(size):
 
     from training import babi_tasks
 
-    def linear_start():
+    def linear_start(preset):
         from custom_layers import LinearStart
 
-        return [LinearStart(skip_without_hops=True)]  # babi_lstm_baseline has no hops
+        # babi_lstm_baseline has no hops
+        return [LinearStart(skip_without_hops=True, epochs=preset.linear_start_epochs)]
 
     return Task(
         name="babi" if size == "1k" else "babi_10k",

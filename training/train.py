@@ -197,7 +197,7 @@ def train(
             monitor="val_loss",
         ),
         EpochLog(run_dir / "epochs.log"),
-        *[c for c in (task.callbacks() if task.callbacks else [])
+        *[c for c in (task.callbacks(config) if task.callbacks else [])
           if not (init_weights and isinstance(c, LinearStart))],  # trained: no linear start
     ]
     final = run_dir / "final.weights.h5"
@@ -250,7 +250,8 @@ def train(
     return info
 
 
-TRAINING_FIELDS = ("learning_rate", "weight_decay", "clipnorm", "optimizer", "halve_every", "batch_size")
+TRAINING_FIELDS = ("learning_rate", "weight_decay", "clipnorm", "optimizer", "halve_every", "batch_size",
+                   "linear_start_epochs")
 
 
 def _with_training_overrides(config, overrides):

@@ -37,6 +37,7 @@ class Preset:
     clipnorm: float | None = None  # gradient clipping by norm
     optimizer: str = "adam"  # "adam" (AdamW with weight_decay) or "sgd" (plain)
     halve_every: int | None = None  # epochs between halvings of the learning rate; None: cosine decay
+    linear_start_epochs: int | None = None  # memory networks: linear epochs (None: by validation loss)
 
 
 @dataclasses.dataclass(frozen=True)
