@@ -14,8 +14,11 @@ class SentenceEncoder(keras.layers.Layer):
     encoding l_kj = (1 - j/J) - (k/d)(1 - 2j/J), with J the sentence's own
     number of words (padding words, masked, count for nothing). With
     `temporal=True` a learned vector T(i) is added to the i-th most recent
-    sentence (temporal encoding): the last real sentence has i = 0, and
-    padding sentences (every word masked) are not counted.
+    sentence (temporal encoding): i counts the slots back to the last real
+    sentence (i = 0), so an empty sentence (every word masked) between real
+    ones takes a time step — the paper's random noise (RN) inserts such
+    empty memories to jitter the ages — and padding after the last one
+    counts for nothing.
 
     Args:
         position_encoding: weight words by position (PE) instead of a plain sum.
@@ -76,11 +79,11 @@ class SentenceEncoder(keras.layers.Layer):
             weights = 1
         encoded = ops.sum(inputs * weights * present, axis=-2)
         if self.temporal and len(inputs.shape) == 4:
-            # A sentence's age: how many real sentences come after it (the
-            # last is 0), so padding anywhere in the story shifts nothing.
-            real = ops.cast(ops.any(mask, axis=-1), "int32")
-            age = ops.flip(ops.cumsum(ops.flip(real, axis=1), axis=1), axis=1) - real
-            age = ops.minimum(age, self.max_sentences - 1)
+            # A sentence's age: slots from it to the last real sentence.
+            real = ops.any(mask, axis=-1)
+            slot = ops.arange(ops.shape(real)[1], dtype="int32")[None, :]
+            last = ops.max(ops.where(real, slot, -1), axis=1, keepdims=True)
+            age = ops.clip(last - slot, 0, self.max_sentences - 1)
             encoded = encoded + ops.cast(ops.take(self.temporal_encoding, age, axis=0),
                                          encoded.dtype)
         return encoded

@@ -43,10 +43,12 @@ def test_temporal_encoding_counts_from_the_last_sentence():
     out = layer(zeros).numpy()[0]
     table = layer.temporal_encoding.numpy()
     np.testing.assert_allclose(out, table[[2, 2, 2, 1, 0]], atol=1e-6)  # older than 3 share the last
+    layer = SentenceEncoder(position_encoding=False, temporal=True, max_sentences=5)
+    table = layer(zeros).numpy()[0][::-1]  # ages 0..4
     mask = np.ones((1, 5, 2), bool)
-    mask[0, [1, 4]] = False  # padding sentences in the middle and at the end
+    mask[0, [1, 4]] = False  # an empty memory in the middle (RN), padding at the end
     out = layer(zeros, mask=mask).numpy()[0]
-    np.testing.assert_allclose(out[[0, 2, 3]], table[[2, 1, 0]], atol=1e-6)
+    np.testing.assert_allclose(out[[0, 2, 3]], table[[3, 1, 0]], atol=1e-6)
 
 
 def test_story_mask_marks_non_empty_sentences():
