@@ -80,6 +80,24 @@ def test_random_noise_inserts_empty_memories_and_keeps_order():
     assert full[-1] == 50 and np.all(np.diff(full) > 0)  # the most recent are kept
 
 
+def test_random_noise_moves_the_ages_the_temporal_encoding_reads():
+    story = np.zeros((1, 50, 3), np.int32)
+    story[0, :12, 0] = np.arange(2, 14)
+    noisy = babi_tasks.insert_empty_memories(story, np.random.default_rng(0), 0.5)
+    embedding = keras.layers.Embedding(20, 4, mask_zero=True, embeddings_initializer="zeros")
+    encoder = memn2n.SentenceEncoder(position_encoding=False, temporal=True)
+
+    def ages_of_words(ids):  # the temporal vector each word's sentence gets, by word
+        out = encoder(embedding(ids)).numpy()[0]
+        first_word = ids[0, :, 0]
+        return {int(w): out[i] for i, w in enumerate(first_word) if w}
+
+    clean, jittered = ages_of_words(story), ages_of_words(noisy)
+    assert set(clean) == set(jittered)
+    np.testing.assert_allclose(clean[13], jittered[13])  # the last sentence stays the most recent
+    assert any(not np.allclose(clean[w], jittered[w]) for w in clean)
+
+
 def test_scores_per_task():
     labels = np.array([(1, "yes"), (1, "no"), (2, "n,w"), (2, "garden")], dtype=babi_tasks.LABELS)
     outputs = {"answer": np.array([b"yes", b"yes", b"n,w", b"garden"])}

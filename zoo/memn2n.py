@@ -195,7 +195,7 @@ MEMN2N_BABI = registry.register(
         serving_fn=serving_fn,
         example_inputs=_examples,
         paper_result="12.4% mean error, PE LS RN joint on the 1k sets (Sukhbaatar et al. 2015)",
-        weights_sha256="18090df54aa7f183aee8ce3ad8598e57760fe27509230af696a928e57f97bf0e",
+        weights_sha256="bf5bb0e017650936232d4250f2c02a1eca147aef2b282c1ac6e913b7cd4f780c",
         summary="End-to-end memory network, 3 hops, on the 20 bAbI tasks (1k sets)",
     )
 )
