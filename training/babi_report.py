@@ -4,7 +4,8 @@
 
 Each model is exported and scored where no project code can be imported,
 on its own validation split (the last 10% of each task's stories of the
-files it was trained on). Prints a Markdown table.
+files it was trained on). Prints a Markdown table, with the paper's test
+errors of the same kind of model (PE LS RN, joint, 1k) beside.
 """
 
 import argparse
@@ -15,6 +16,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from exports import export, verify  # noqa: E402
 from training import babi_tasks  # noqa: E402
+
+# Sukhbaatar et al. 2015, Table 1, "PE LS RN" joint, 3 hops, 1k training sets:
+# test error (%) of tasks 1..20 (mean 12.4).
+PAPER_1K_JOINT = (0.0, 11.4, 21.9, 13.4, 14.4, 2.8, 18.3, 9.3, 1.9, 6.5,
+                  0.3, 0.1, 0.2, 6.9, 0.0, 2.7, 40.4, 9.4, 88.0, 0.0)
 
 
 def main(argv=None):
@@ -28,16 +34,20 @@ def main(argv=None):
         for name in args.models:
             path = export.export(name, base=base)
             scores[name] = verify.evaluate_export(path, name, data_dir=args.data_dir)
-    print("| task | " + " | ".join(f"`{n}` error" for n in args.models) + " |")
-    print("|---" * (len(args.models) + 1) + "|")
+    paper = "paper: PE LS RN joint, 1k (test)"
+    print("| task | " + " | ".join(f"`{n}` error" for n in args.models) + f" | {paper} |")
+    print("|---" * (len(args.models) + 2) + "|")
     for task in range(1, 21):
         cells = [f"{scores[n]['task_errors'][task]:.1%}" for n in args.models]
-        print(f"| {task} | " + " | ".join(cells) + " |")
-    print("| mean | " + " | ".join(f"**{scores[n]['mean_task_error']:.1%}**" for n in args.models) + " |")
+        print(f"| {task} | " + " | ".join(cells) + f" | {PAPER_1K_JOINT[task - 1]:.1f}% |")
+    paper_mean = sum(PAPER_1K_JOINT) / 20
+    paper_failed = sum(e > 100 * babi_tasks.FAILED_ABOVE for e in PAPER_1K_JOINT)
+    print("| mean | " + " | ".join(f"**{scores[n]['mean_task_error']:.1%}**" for n in args.models)
+          + f" | **{paper_mean:.1f}%** |")
     print(f"| failed (> {babi_tasks.FAILED_ABOVE:.0%}) | "
-          + " | ".join(str(scores[n]["failed_tasks"]) for n in args.models) + " |")
-    print("| questions | " + " | ".join(str(scores[n]["examples"]) for n in args.models) + " |")
-
+          + " | ".join(str(scores[n]["failed_tasks"]) for n in args.models) + f" | {paper_failed} |")
+    print("| questions | " + " | ".join(str(scores[n]["examples"]) for n in args.models)
+          + " | 20,000 |")
 
 if __name__ == "__main__":
     main()
