@@ -101,12 +101,16 @@ def _tiny_memory_model():
     return model
 
 
-def test_linear_start_removes_then_restores_the_softmax():
+def _started(schedule):
+    """The hop of a tiny model, and `schedule` begun on that model."""
     model = _tiny_memory_model()
-    hop = next(layer for layer in model.layers if isinstance(layer, MemoryHop))
-    schedule = LinearStart(patience=2)
     schedule.set_model(model)
     schedule.on_train_begin()
+    return next(layer for layer in model.layers if isinstance(layer, MemoryHop)), schedule
+
+
+def test_linear_start_removes_then_restores_the_softmax():
+    hop, schedule = _started(LinearStart(patience=2))
     assert float(hop.softmax_gate.numpy()) == 0.0
     for epoch, loss in enumerate([1.0, 0.9, 0.95, 0.8, 0.85]):
         schedule.on_epoch_end(epoch, {"val_loss": loss})
@@ -120,11 +124,7 @@ def test_linear_start_removes_then_restores_the_softmax():
 
 
 def test_linear_start_for_a_fixed_number_of_epochs_ignores_the_loss():
-    model = _tiny_memory_model()
-    hop = next(layer for layer in model.layers if isinstance(layer, MemoryHop))
-    schedule = LinearStart(epochs=3)
-    schedule.set_model(model)
-    schedule.on_train_begin()
+    hop, schedule = _started(LinearStart(epochs=3))
     for epoch, loss in enumerate([1.0, 2.0, 3.0]):  # rising: would switch after epoch 2
         assert float(hop.softmax_gate.numpy()) == 0.0
         schedule.on_epoch_end(epoch, {"val_loss": loss})
