@@ -49,5 +49,6 @@ def main(argv=None):
     print("| questions | " + " | ".join(str(scores[n]["examples"]) for n in args.models)
           + " | 20,000 |")
 
+
 if __name__ == "__main__":
     main()
