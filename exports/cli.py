@@ -1,5 +1,5 @@
-"""The `specialnets` command: list, train, evaluate, export, serve, predict,
-visualize, demo."""
+"""The `specialnets` command: list, train, pick, evaluate, export, serve,
+predict, visualize, demo."""
 
 import argparse
 import json
@@ -69,6 +69,18 @@ def cmd_train(args):
     if args.publish:
         info = train.publish(args.name, args.run_dir or f"runs/{args.name}-{args.preset}")
         print(f"Published weights with sha256 {info['sha256']}: set it as "
+              f"`weights_sha256` of {args.name} in zoo/.")
+
+
+def cmd_pick(args):
+    from training import restarts
+
+    rows = restarts.pick(_zoo_name(args.name), args.run_dirs, args.data_dir, args.cache_dir,
+                         publish=args.publish)
+    print(restarts.format_rows(rows))
+    print(f"Lowest training error: {rows[0]['run']}")
+    if args.publish:
+        print(f"Published its weights with sha256 {rows[0]['sha256']}: set it as "
               f"`weights_sha256` of {args.name} in zoo/.")
 
 
@@ -192,6 +204,16 @@ def parser():
                         "linear start), e.g. a finished run's final weights, to train on")
     p.add_argument("--publish", action="store_true", help="copy the weights into zoo/weights")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pick", help="score restarts (seeds) of a preset; keep the lowest "
+                                    "training error, as the MemN2N paper does")
+    p.add_argument("name")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="finished runs of one preset")
+    p.add_argument("--data-dir", help="data directory (default: $SPECIALNETS_DATA)")
+    p.add_argument("--cache-dir", default="runs/tfds")
+    p.add_argument("--publish", action="store_true",
+                   help="copy the picked run's weights into zoo/weights")
+    p.set_defaults(func=cmd_pick)
 
     p = sub.add_parser("evaluate", help="held-out error of pretrained weights or an export")
     p.add_argument("name")

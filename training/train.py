@@ -185,7 +185,7 @@ def train(
             raise ValueError(f"`init_weights`: {init_weights} does not fit {name} "
                              f"({model_config}): {error}") from None
     model.compile(optimizer=_optimizer(config, epochs * max(steps, 1), steps),
-                  **task.compile_arguments())
+                  jit_compile=True if config.jit_compile else "auto", **task.compile_arguments())
     callbacks = [
         AtomicBackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.TensorBoard(str(run_dir / "logs")),
@@ -251,7 +251,7 @@ def train(
 
 
 TRAINING_FIELDS = ("learning_rate", "weight_decay", "clipnorm", "optimizer", "halve_every", "batch_size",
-                   "linear_start_epochs")
+                   "linear_start_epochs", "jit_compile")
 
 
 def _with_training_overrides(config, overrides):
@@ -262,6 +262,8 @@ def _with_training_overrides(config, overrides):
     config = dataclasses.replace(config, **(overrides or {}))
     if config.optimizer not in ("adam", "sgd"):
         raise ValueError(f"`optimizer` must be 'adam' or 'sgd'; received {config.optimizer!r}.")
+    if not isinstance(config.jit_compile, bool):
+        raise ValueError(f"`jit_compile` must be true or false; received {config.jit_compile!r}.")
     if config.halve_every is not None and (not isinstance(config.halve_every, int) or config.halve_every < 1):
         raise ValueError(f"`halve_every` must be a positive int (epochs); received {config.halve_every!r}.")
     return config
@@ -285,8 +287,9 @@ def _optimizer(config, total_steps, steps_per_epoch):
     return keras.optimizers.Adam(schedule, clipnorm=config.clipnorm)
 
 
-def publish(name, run_dir):
-    """Copies a finished run's final weights and metrics into the zoo."""
+def publish(name, run_dir, extra=None):
+    """Copies a finished run's final weights and metrics (and `extra`, a
+    dict) into the zoo."""
     entry = zoo.get(name)
     run_dir = Path(run_dir)
     info = json.loads((run_dir / "metrics.json").read_text())
@@ -305,6 +308,7 @@ def publish(name, run_dir):
     model = entry.builder(**info["model_config"])
     model.load_weights(run_dir / "final.weights.h5")
     save_weights_atomically(model, entry.weights_path)
+    info.update(extra or {})
     info["sha256"] = registry.sha256_of(entry.weights_path)
     atomic_write_text(entry.weights_info_path, json.dumps(info, indent=2) + "\n")
     return info

@@ -165,11 +165,11 @@ def _presets(size, tying, depth, epochs, linear_start_epochs=None):
             task=dict(size="1k"), description="seconds: a narrow net on 256 questions",
         ),
         "quick": registry.Preset(
-            model=model, epochs=5, batch_size=32, learning_rate=5e-3, clipnorm=40.0,
+            model=model, epochs=5, batch_size=32, learning_rate=5e-3, clipnorm=40.0, jit_compile=True,
             task=dict(size=size, random_noise=0.1), description="a few minutes: 5 epochs",
         ),
         "paper": registry.Preset(
-            model=model, epochs=epochs, batch_size=32, learning_rate=5e-3, clipnorm=40.0,
+            model=model, epochs=epochs, batch_size=32, learning_rate=5e-3, clipnorm=40.0, jit_compile=True,
             task=dict(size=size, random_noise=0.1), linear_start_epochs=linear_start_epochs,
             description=f"PE LS RN{' LW' if tying == 'layerwise' else ''}, 3 hops, d={depth}, "
                         "joint over the 20 tasks"
@@ -206,7 +206,7 @@ MEMN2N_BABI_10K = registry.register(
         name="memn2n_babi_10k",
         builder=build_memn2n,
         task="babi_10k",
-        presets=_presets("10k", "layerwise", 50, 20),
+        presets=_presets("10k", "layerwise", 50, 40, linear_start_epochs=10),
         inputs=(STORY, QUESTION),
         outputs=OUTPUTS,
         serving_fn=serving_fn,

@@ -38,6 +38,7 @@ class Preset:
     optimizer: str = "adam"  # "adam" (AdamW with weight_decay) or "sgd" (plain)
     halve_every: int | None = None  # epochs between halvings of the learning rate; None: cosine decay
     linear_start_epochs: int | None = None  # memory networks: linear epochs (None: by validation loss)
+    jit_compile: bool = False  # XLA train step; Keras's "auto" leaves it off on CPU-only machines
 
 
 @dataclasses.dataclass(frozen=True)
