@@ -4,9 +4,11 @@
         [--repeats 5] [--models memn2n_babi vqa_shapes ...]
 
 For each model: `--steps` training steps (`train_on_batch`, Adam, compiled
-as `specialnets train` compiles it) on real batches of its `paper` preset's
-size, timed interleaved with the other models after a warm-up step; the
-median step times the preset's steps per epoch gives the epoch time. Then
+as `specialnets train` compiles it: with XLA where the preset says
+`jit_compile`) on real batches of its `paper` preset's size, timed
+interleaved with the other models after a warm-up step; the median step
+times the preset's steps per epoch gives the epoch time. Presets that
+train with XLA are also timed without it: the ratio is XLA's speed-up. Then
 each model is exported (pretrained weights) to a temporary directory,
 loaded with `tf.saved_model.load`, and its `serving_default` is timed on a
 batch of `--batch` held-out questions as strings (validation split):
@@ -34,12 +36,13 @@ from training import tasks  # noqa: E402
 MODELS = ("memn2n_babi", "memn2n_babi_10k", "babi_lstm_baseline", "vqa_shapes", "vqa_shapes_1hop")
 
 
-def training_probe(entry, data_dir, steps):
+def training_probe(entry, data_dir, steps, jit_compile):
     """(a function running one training step on the next real batch, steps per epoch)."""
     preset = entry.preset("paper")
     task = tasks.get(entry.task)
     model = entry.builder(**preset.model)
-    model.compile(optimizer=keras.optimizers.Adam(preset.learning_rate), **task.compile_arguments())
+    model.compile(optimizer=keras.optimizers.Adam(preset.learning_rate), jit_compile=jit_compile,
+                  **task.compile_arguments())
     ds = task.dataset("train", data_dir=data_dir, batch_size=preset.batch_size, **preset.task)
     batches = list(ds.take(steps + 1).as_numpy_iterator())
     per_epoch = int(ds.cardinality())
@@ -95,7 +98,11 @@ def main():
     train_steps, per_epoch, serving = {}, {}, {}
     with tempfile.TemporaryDirectory() as base:
         for entry in models:
-            train_steps[entry.name], per_epoch[entry.name] = training_probe(entry, args.data_dir, args.steps)
+            xla = entry.preset("paper").jit_compile
+            train_steps[entry.name], per_epoch[entry.name] = training_probe(
+                entry, args.data_dir, args.steps, True if xla else "auto")
+            if xla:
+                train_steps[f"{entry.name} no XLA"], _ = training_probe(entry, args.data_dir, args.steps, False)
             serving[entry.name] = serving_probe(entry, args.data_dir, args.batch, base)
             print(f"  {entry.name} ready", flush=True)
         step = timed(train_steps, args.steps)
@@ -110,6 +117,11 @@ def main():
         print(f"{name:20s} {entry.preset('paper').batch_size:5d} {per_epoch[name]:11d} "
               f"{1000 * step[name]:8.1f} {per_epoch[name] * step[name]:8.0f} | "
               f"{args.batch / answer[name]:9.0f}")
+    for entry in models:
+        plain = step.get(f"{entry.name} no XLA")
+        if plain:
+            print(f"{entry.name}: a training step takes {1000 * plain:.1f} ms without XLA, "
+                  f"{plain / step[entry.name]:.2f}x the time with it")
 
 
 if __name__ == "__main__":
