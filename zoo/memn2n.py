@@ -212,7 +212,7 @@ MEMN2N_BABI_10K = registry.register(
         serving_fn=serving_fn,
         example_inputs=_examples,
         paper_result="4.2% mean error, 3 failed tasks, PE LS LW RN joint on the 10k sets",
-        weights_sha256="a8e3fedeab5c45b316ef88609f81e2aa3f9d079a28481a97b56b8640cac220f5",
+        weights_sha256="da528120c037593ed53c5d13ebd40d20cb8e03cfcf2f48175b0312c7990eeb84",
         summary="The same with layer-wise tying, on the 10k sets (task 3: its 1k file)",
     )
 )
