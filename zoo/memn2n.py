@@ -196,7 +196,7 @@ MEMN2N_BABI = registry.register(
         serving_fn=serving_fn,
         example_inputs=_examples,
         paper_result="12.4% mean error, PE LS RN joint on the 1k sets (Sukhbaatar et al. 2015)",
-        weights_sha256="7a5175ecb198f97de16dcbdb3e35f26d6e2aae3b0f9db3a38076118c33301a3b",
+        weights_sha256="0d61703e9c88abd5ea0945b5cee43c13f850d281b351343566b15be24d7537b1",
         summary="End-to-end memory network, 3 hops, on the 20 bAbI tasks (1k sets)",
     )
 )
