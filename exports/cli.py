@@ -64,6 +64,7 @@ def cmd_train(args):
         model_overrides=_overrides(args.set),
         init_weights=args.init_weights,
         training_overrides=_overrides(args.train_set, "--train-set"),
+        task_overrides=_overrides(args.task_set, "--task-set"),
     )
     print(json.dumps(info["metrics"], indent=2))
     if args.publish:
@@ -199,6 +200,9 @@ def parser():
     p.add_argument("--train-set", action="append", metavar="KEY=VALUE",
                    help="change a training field of the preset, e.g. --train-set optimizer=sgd "
                         "--train-set halve_every=15 (a variant: not publishable)")
+    p.add_argument("--task-set", action="append", metavar="KEY=VALUE",
+                   help="change an option of the preset's task data, e.g. --task-set tasks=[19] "
+                        "(bAbI: train on task 19 alone; a variant: not publishable)")
     p.add_argument("--init-weights", metavar="PATH",
                    help="start from this .weights.h5 of the same model (fresh optimizer, no "
                         "linear start), e.g. a finished run's final weights, to train on")

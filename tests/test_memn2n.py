@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -104,6 +107,39 @@ def test_scores_per_task():
     scores = babi_tasks.score(outputs, {}, labels)
     assert scores["task_errors"] == {1: 0.5, 2: 0.0}
     assert scores["mean_task_error"] == 0.25 and scores["failed_tasks"] == 1
+
+
+def test_tasks_option_picks_task_numbers_or_names_the_argument():
+    assert babi_tasks.task_numbers(None) == babi.TASKS
+    assert babi_tasks.task_numbers(19) == (19,) and babi_tasks.task_numbers([8, 1]) == (1, 8)
+    for bad in (0, 21, [], [1, 1], "19", [True], 1.0):
+        with pytest.raises(ValueError, match="`tasks` must be bAbI task numbers"):
+            babi_tasks.task_numbers(bad)
+
+
+def test_a_run_on_some_tasks_is_trained_and_scored_on_those_only(tmp_path):
+    from exports import cli
+    from training import train
+
+    fixtures = Path(__file__).parent / "fixtures"
+    run_dir = tmp_path / "qa8"
+    cli.main(["train", "memn2n_babi", "--preset", "smoke", "--data-dir", str(fixtures), "--run-dir",
+              str(run_dir), "--verbose", "0", "--task-set", "tasks=[8]"])
+    info = json.loads((run_dir / "metrics.json").read_text())
+    assert info["task_overrides"] == {"tasks": [8]}
+    assert info["command"].endswith("--task-set 'tasks=[8]'")
+    # the fixture's qa8 has 3 validation questions and no other task is scored
+    held_out = info["metrics"]["held_out"]
+    assert list(held_out["task_errors"]) == ["8"] and held_out["examples"] == 3
+    assert info["metrics"]["validation"]["examples"] == 3
+    with pytest.raises(ValueError, match="changed the model or its training"):
+        train.publish("memn2n_babi", run_dir)
+    with pytest.raises(ValueError, match=r"`task_overrides`: the babi task has no option \['task'\]"):
+        train.train("memn2n_babi", preset="smoke", data_dir=fixtures, run_dir=tmp_path / "x",
+                    task_overrides={"task": 8})
+    with pytest.raises(ValueError, match="`tasks` must be bAbI task numbers"):
+        train.train("memn2n_babi", preset="smoke", data_dir=fixtures, run_dir=tmp_path / "y",
+                    task_overrides={"tasks": [21]})
 
 
 def test_committed_vocabulary_is_the_data_s(data_dir):

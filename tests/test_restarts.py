@@ -59,6 +59,12 @@ def test_only_finished_restarts_of_one_preset_are_compared(two_restarts, tmp_pat
     (other / "metrics.json").write_text(json.dumps({**info, "epochs": info["epochs"] + 1}))
     with pytest.raises(ValueError, match=r"not a restart of .*\['epochs'\] differ"):
         restarts.score_runs("pointer_sort", [two_restarts[0], other])
+    (other / "metrics.json").write_text(json.dumps({**info, "task_overrides": {"train_examples": 64}}))
+    with pytest.raises(ValueError, match=r"not a restart of .*\['task_overrides'\] differ"):
+        restarts.score_runs("pointer_sort", [two_restarts[0], other])
+    # a run recorded before `task_overrides` existed changed no task option
+    (other / "metrics.json").write_text(json.dumps({k: v for k, v in info.items() if k != "task_overrides"}))
+    assert len(restarts.score_runs("pointer_sort", [two_restarts[0], other])) == 2
     with pytest.raises(SystemExit) as stop:
         cli.main(["pick", "pointer_sort", str(tmp_path / "missing")])
     assert stop.value.code == 2

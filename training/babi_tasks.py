@@ -76,12 +76,26 @@ def insert_empty_memories(story, rng, fraction):
     return out
 
 
+def task_numbers(tasks):
+    """`tasks` (None: all 20; a task number or a list of them) as a tuple."""
+    if tasks is None:
+        return babi.TASKS
+    numbers = [tasks] if isinstance(tasks, int) else tasks
+    if (not isinstance(numbers, (list, tuple)) or not numbers
+            or any(isinstance(t, bool) or not isinstance(t, int) or t not in babi.TASKS for t in numbers)
+            or len(set(numbers)) != len(numbers)):
+        raise ValueError("`tasks` must be bAbI task numbers: an int in 1-20 or a list of distinct "
+                         f"ones, e.g. [19]; received {tasks!r}.")
+    return tuple(sorted(numbers))
+
+
 def dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, limit=None,
-            cache_dir=None, shuffle=None, size="1k", random_noise=0.0):
-    """({"story_ids", "question_ids"}, answer class) batches of the joint 20
-    tasks; the training split is shuffled (and given `random_noise` empty
-    memories) anew every epoch from `seed`."""
-    examples = babi.split_examples(babi.load(_data_dir(data_dir), size=size), split)[:limit]
+            cache_dir=None, shuffle=None, size="1k", random_noise=0.0, tasks=None):
+    """({"story_ids", "question_ids"}, answer class) batches of `tasks`
+    (default: the 20, jointly); the training split is shuffled (and given
+    `random_noise` empty memories) anew every epoch from `seed`."""
+    examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size)
+    examples = babi.split_examples(examples, split)[:limit]
     story, question, answer = encode(examples)
     if split != "train":
         ds = tf.data.Dataset.from_tensor_slices(({"story_ids": story, "question_ids": question},
@@ -110,10 +124,11 @@ def dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, limit=No
 LABELS = np.dtype([("task", np.int32), ("answer", object)])
 
 
-def held_out(split, data_dir=None, cache_dir=None, size="1k", **options):
+def held_out(split, data_dir=None, cache_dir=None, size="1k", tasks=None, **options):
     """({"story": str [N, 50] ("" padding), "question": str [N]}, labels with
-    fields task and answer) of `split`."""
-    examples = babi.split_examples(babi.load(_data_dir(data_dir), size=size), split)
+    fields task and answer) of `split`, of `tasks` (default: the 20)."""
+    examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size)
+    examples = babi.split_examples(examples, split)
     story = np.full((len(examples), memn2n.MEMORY_SIZE), "", dtype=object)
     for n, example in enumerate(examples):
         story[n, : len(example.story)] = example.story

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from training import train
 
-SAME_IN_RESTARTS = ("preset", "model_config", "model_overrides", "training_overrides", "epochs",
-                    "init_weights")
+SAME_IN_RESTARTS = ("preset", "model_config", "model_overrides", "training_overrides",
+                    "task_overrides", "epochs", "init_weights")
 
 
 def _finished_run(name, run_dir):
@@ -43,7 +43,9 @@ def score_runs(name, run_dirs, data_dir=None, cache_dir="runs/tfds"):
         raise ValueError("`run_dirs`: expected at least one training run directory.")
     infos = [_finished_run(name, run_dir) for run_dir in run_dirs]
     for run_dir, info in zip(run_dirs[1:], infos[1:]):
-        differs = [key for key in SAME_IN_RESTARTS if info.get(key) != infos[0].get(key)]
+        # `or None`: runs from before a record field existed did not change it
+        differs = [key for key in SAME_IN_RESTARTS
+                   if (info.get(key) or None) != (infos[0].get(key) or None)]
         if differs:
             raise ValueError(f"`run_dirs`: {run_dir} is not a restart of {run_dirs[0]}: its "
                              f"{differs} differ; restarts differ in the seed only.")
@@ -51,8 +53,9 @@ def score_runs(name, run_dirs, data_dir=None, cache_dir="runs/tfds"):
     for run_dir, info in zip(run_dirs, infos):
         weights = str(Path(run_dir) / "final.weights.h5")
         row = {"run": str(run_dir), "seed": info["seed"]}
+        options = train.held_out_options(name, info.get("task_overrides"))
         for split in ("train", "validation"):
-            scores = train.evaluate(name, weights, data_dir, split, cache_dir)
+            scores = train.evaluate(name, weights, data_dir, split, cache_dir, **options)
             row[f"{split}_error"] = scores["error"]
             if "failed_tasks" in scores:
                 row[f"{split}_failed_tasks"] = scores["failed_tasks"]

@@ -137,12 +137,15 @@ def train(
     model_overrides=None,
     init_weights=None,
     training_overrides=None,
+    task_overrides=None,
 ):
     """Trains zoo model `name` with `preset`; resumes an interrupted run.
 
     `training_overrides` change training fields of the preset
     (`learning_rate`, `optimizer`, `halve_every`, `clipnorm`, ...; also a
     variant, never published).
+    `task_overrides` change options of the preset's task data (e.g. bAbI's
+    {"tasks": [19]}: one task instead of the 20; also a variant).
     `init_weights` (a `.weights.h5` of the same model) starts from those
     weights instead of a fresh initialisation, with a fresh optimizer and
     learning-rate schedule, and without linear start: a finished run
@@ -158,6 +161,7 @@ def train(
     entry = zoo.get(name)
     config = _with_training_overrides(entry.preset(preset), training_overrides)
     task = tasks.get(entry.task)
+    config = _with_task_overrides(task, config, task_overrides)
     if task.needs_data:
         tasks.resolve_data_dir(data_dir)  # fail early, before building anything
     run_dir = Path(run_dir or f"runs/{name}-{preset}")
@@ -223,9 +227,11 @@ def train(
         }
     }
     if task.held_out is not None:
-        metrics["held_out"] = held_out_scores(entry, model, data_dir=data_dir, cache_dir=cache_dir)
+        metrics["held_out"] = held_out_scores(entry, model, data_dir=data_dir, cache_dir=cache_dir,
+                                              **held_out_options(name, task_overrides))
     command = ["specialnets", "train", name, "--preset", preset, "--seed", str(seed)]
-    for flag, overrides in (("--set", model_overrides), ("--train-set", training_overrides)):
+    for flag, overrides in (("--set", model_overrides), ("--train-set", training_overrides),
+                            ("--task-set", task_overrides)):
         for key, value in (overrides or {}).items():
             command += [flag, f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     if epochs != config.epochs:
@@ -238,6 +244,7 @@ def train(
         "model_config": model_config,
         "model_overrides": model_overrides or {},
         "training_overrides": training_overrides or {},
+        "task_overrides": task_overrides or {},
         "init_weights": str(init_weights) if init_weights else None,
         "epochs": epochs,
         "seed": seed,
@@ -269,6 +276,35 @@ def _with_training_overrides(config, overrides):
     return config
 
 
+# What `train` itself passes to a task's `dataset`: not task options.
+DATASET_ARGUMENTS = ("split", "data_dir", "batch_size", "augment", "seed", "limit", "cache_dir", "shuffle")
+
+
+def _options(function):
+    parameters = inspect.signature(function).parameters.values()
+    return {p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def _with_task_overrides(task, config, overrides):
+    if not overrides:
+        return config
+    known = _options(task.dataset) - set(DATASET_ARGUMENTS)
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"`task_overrides`: the {task.name} task has no option {unknown}; expected "
+                         f"some of {sorted(known)}.")
+    return dataclasses.replace(config, task={**config.task, **overrides})
+
+
+def held_out_options(name, overrides):
+    """The task overrides of a run of `name` that also choose its held-out
+    data (bAbI's `tasks`)."""
+    task = tasks.get(zoo.get(name).task)
+    if task.held_out is None:
+        return {}
+    return {k: v for k, v in (overrides or {}).items() if k in _options(task.held_out)}
+
+
 def _optimizer(config, total_steps, steps_per_epoch):
     """The preset's optimizer: its learning rate halved every `halve_every`
     epochs, else cosine-decayed to 0 over the run."""
@@ -293,7 +329,8 @@ def publish(name, run_dir, extra=None):
     entry = zoo.get(name)
     run_dir = Path(run_dir)
     info = json.loads((run_dir / "metrics.json").read_text())
-    changed = {**info.get("model_overrides", {}), **info.get("training_overrides", {})}
+    changed = {**info.get("model_overrides", {}), **info.get("training_overrides", {}),
+               **info.get("task_overrides", {})}
     if changed:
         raise ValueError(
             f"{run_dir} changed the model or its training ({changed}): pretrained weights are "
