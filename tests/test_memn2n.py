@@ -53,6 +53,34 @@ def test_tied_answers_read_the_last_output_embedding(tying, tmp_path):
         memn2n.build_memn2n(answer="shared")
 
 
+@pytest.mark.parametrize("tying", ["adjacent", "layerwise"])
+def test_a_null_slot_takes_attention_the_sentences_give_up(tying, tmp_path):
+    model = memn2n.build_memn2n(hops=2, depth=8, tying=tying, null_slot=True)
+    nulls = sorted(l.name for l in model.layers if l.__class__.__name__ == "NullMemory")
+    assert nulls == (["E0_null", "E1_null", "E2_null"] if tying == "adjacent" else ["A_null", "C_null"])
+    rng = np.random.default_rng(0)
+    story = rng.integers(2, 40, (2, 5, 4)).astype("int32")
+    story[:, 3:] = 0  # two empty slots: masked, as without the null slot
+    inputs = {"story_ids": story, "question_ids": rng.integers(2, 40, (2, 4)).astype("int32")}
+    probe = keras.Model(model.input, [model.output, model.hop_attention])
+    _, attention = (t.numpy() for t in probe(inputs))
+    assert attention.shape == (2, 2, 5) and np.all(attention[..., 3:] == 0)
+    # zero-initialised: the null slot scores 0, so its share is 1 / (1 + sum of exp(scores))
+    sentences = attention.sum(-1)
+    assert np.all(sentences < 1) and np.all(sentences > 0.5)
+    # a null key that outscores every sentence draws the attention off them
+    for layer in model.layers:
+        if layer.name in ("E0_null", "A_null"):
+            u = model.get_layer("question_encoder")(model.get_layer(
+                "E0_embedding" if tying == "adjacent" else "B_embedding")(inputs["question_ids"]))
+            layer.slot.assign(1000.0 * np.sign(u.numpy()[0]))
+    _, drawn = (t.numpy() for t in probe(inputs))
+    assert drawn[0, 0].sum() < 1e-3
+    model.save(tmp_path / "null.keras")
+    restored = keras.saving.load_model(tmp_path / "null.keras")
+    np.testing.assert_allclose(restored(inputs).numpy(), model(inputs).numpy(), rtol=1e-5, atol=1e-7)
+
+
 def test_serving_tokenises_strings_and_returns_answers_and_attention():
     model = memn2n.build_memn2n(hops=2, depth=8)
     serve = memn2n.serving_fn(model)

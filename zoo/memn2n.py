@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from custom_layers import AnswerEmbedding, MemoryHop, SentenceEncoder
+from custom_layers import AnswerEmbedding, MemoryHop, NullMemory, SentenceEncoder
 from zoo import registry
 
 VOCABULARY_PATH = Path(__file__).parent / "babi_vocabulary.json"
@@ -33,7 +33,7 @@ def tf_normalize(text):
 
 def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, temporal=True,
                  words=None, answers=None, max_sentences=MEMORY_SIZE, embedding_stddev=None,
-                 answer="dense"):
+                 answer="dense", null_slot=False):
     """An end-to-end memory network over word ids (0 = padding, 1 = OOV).
 
     `tying="adjacent"`: embeddings E_0..E_hops with A^k = E_{k-1}, C^k =
@@ -46,6 +46,13 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
     W^T = C^K (the paper's adjacent tying; layer-wise: C) for answers that
     are one input word, a free row for the others (tasks 8 and 19 answer
     word lists such as "n,w"; "yes", "none"), see `AnswerEmbedding`.
+    `null_slot`: each embedding's memory gets a learned slot in front
+    (`NullMemory`, zero at first), which the hops can attend to instead of
+    a sentence. The authors' code has such slots implicitly: it does not
+    mask the empty slots of its 50-slot memory, whose zero vectors take
+    part in every softmax (score 0, output 0). `hop_attention` leaves the
+    null slot out: a hop's weights over the sentences then sum to less
+    than 1.
 
     Returns a `keras.Model` from {"story_ids": [B, S, W], "question_ids":
     [B, W]} (int32) to answer probabilities [B, answers] (float32);
@@ -76,9 +83,16 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
         return embedding, SentenceEncoder(position_encoding, temporal, max_sentences,
                                           name=f"{name}_encoder")
 
+    nulls = {}
+
     def encode(pair, ids):
         embedding, encoder = pair
-        return encoder(embedding(ids))
+        encoded = encoder(embedding(ids))
+        if not null_slot:
+            return encoded
+        if embedding.name not in nulls:  # one per embedding: tied as the embeddings are
+            nulls[embedding.name] = NullMemory(name=f"{embedding.name.removesuffix('_embedding')}_null")
+        return nulls[embedding.name](encoded)
 
     if tying == "adjacent":
         tables = [memory(f"E{k}", answer == "tied" and k == hops) for k in range(hops + 1)]
@@ -95,6 +109,8 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
     for hop, m_pair, c_pair in zip(hop_layers, inputs_of, outputs_of):
         u, attention = hop([u, encode(m_pair, story), encode(c_pair, story)],
                            return_attention=True)
+        if null_slot:  # the sentences' share only
+            attention = keras.layers.Cropping1D((1, 0))(keras.layers.Reshape((-1, 1))(attention))
         attentions.append(keras.layers.Reshape((1, -1))(attention))
     attention = (keras.layers.Concatenate(axis=1, name="attention")(attentions) if hops > 1
                  else attentions[0])
