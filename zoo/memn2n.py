@@ -222,13 +222,13 @@ MEMN2N_BABI_10K = registry.register(
         name="memn2n_babi_10k",
         builder=build_memn2n,
         task="babi_10k",
-        presets=_presets("10k", "layerwise", 50, 40, linear_start_epochs=10),
+        presets=_presets("10k", "layerwise", 50, 90, linear_start_epochs=30),
         inputs=(STORY, QUESTION),
         outputs=OUTPUTS,
         serving_fn=serving_fn,
         example_inputs=_examples,
         paper_result="4.2% mean error, 3 failed tasks, PE LS LW RN joint on the 10k sets",
-        weights_sha256="da528120c037593ed53c5d13ebd40d20cb8e03cfcf2f48175b0312c7990eeb84",
+        weights_sha256="d1645e8437726f736e7bad650d4ee7a3855f456abde1c565dea466adfb64bfa1",
         summary="The same with layer-wise tying, on the 10k sets (task 3: its 1k file)",
     )
 )
