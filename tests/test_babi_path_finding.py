@@ -38,10 +38,17 @@ def test_tally_counts_each_move_by_its_kind():
         pf.tally([STORY], [QUESTION], ["n,n"], ["s,e"])
 
 
-def test_only_babi_models_are_reported(capsys):
+def test_only_babi_models_and_existing_weights_are_reported(capsys, tmp_path):
     with pytest.raises(SystemExit):
         pf.main(["--model", "pointer_sort"])
     assert "--model: pointer_sort is not a bAbI model" in capsys.readouterr().err
+    story = tmp_path / "en" / "qa19_path-finding_train.txt"
+    story.parent.mkdir()
+    story.write_text("".join(f"{i + 1} {s}.\n" for i, s in enumerate(STORY))
+                     + f"6 {QUESTION.capitalize()}?\ts,e\t2 4\n")
+    with pytest.raises(SystemExit):
+        pf.main(["--data-dir", str(tmp_path), "--model", "memn2n_babi", "--weights", str(tmp_path / "no.h5")])
+    assert "no.h5 does not exist" in capsys.readouterr().err
 
 
 def test_every_task_19_answer_of_the_data_is_its_path(data_dir):

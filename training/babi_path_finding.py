@@ -94,14 +94,16 @@ def main(argv=None):
     if not entry.task.startswith("babi"):
         parser.error(f"--model: {args.model} is not a bAbI model (its task is {entry.task}).")
     task = tasks.get(entry.task)
-    inputs, labels = task.held_out(args.split, data_dir=args.data_dir, tasks=[19])
-    model = (entry.load_pretrained() if args.weights == "pretrained"
-             else train.load_weights_file(entry, args.weights))
+    try:
+        inputs, labels = task.held_out(args.split, data_dir=args.data_dir, tasks=[19])
+        model = (entry.load_pretrained() if args.weights == "pretrained"
+                 else train.load_weights_file(entry, args.weights))
+    except (ValueError, FileNotFoundError) as error:  # no data, a wrong weights file
+        parser.error(str(error))
     outputs = train.serve_locally(entry, model, inputs)
     predictions = [a.decode() for a in outputs["answer"]]
     answers = labels["answer"].astype(str)
-    stories = [[s for s in story if s] for story in inputs["story"]]
-    counts = tally(stories, inputs["question"], answers, predictions)
+    counts = tally(inputs["story"], inputs["question"], answers, predictions)
     right = sum(p == a for p, a in zip(predictions, answers))
     print(f"{args.model} ({args.weights}), task 19, {args.split} split: {right}/{len(answers)} answers "
           f"right ({right / len(answers):.1%})\n")
