@@ -173,8 +173,8 @@ def _examples():
         return {"story": data["story"].astype(object), "question": data["question"].astype(object)}
 
 
-def _presets(size, tying, depth, epochs, linear_start_epochs=None):
-    model = dict(hops=3, depth=depth, tying=tying)
+def _presets(size, tying, depth, epochs, linear_start_epochs=None, null_slot=False):
+    model = dict(hops=3, depth=depth, tying=tying, **({"null_slot": True} if null_slot else {}))
     return {
         "smoke": registry.Preset(
             model=dict(hops=2, depth=8, tying=tying), epochs=1, batch_size=32, train_limit=256,
@@ -189,7 +189,8 @@ def _presets(size, tying, depth, epochs, linear_start_epochs=None):
             task=dict(size=size, random_noise=0.1), linear_start_epochs=linear_start_epochs,
             description=f"PE LS RN{' LW' if tying == 'layerwise' else ''}, 3 hops, d={depth}, "
                         "joint over the 20 tasks"
-                        + (f"; {linear_start_epochs} linear epochs" if linear_start_epochs else ""),
+                        + (f"; {linear_start_epochs} linear epochs" if linear_start_epochs else "")
+                        + ("; a learned null memory slot" if null_slot else ""),
         ),
     }
 
@@ -199,20 +200,21 @@ QUESTION = registry.TensorInfo("question", "string", (None,))
 OUTPUTS = (registry.TensorInfo("answer", "string", (None,),
                                "the answer; tasks 8 and 19: comma-joined as in the data files"),
            registry.TensorInfo("attention", "float32", (None, 3, None),
-                               "each hop's attention over the story's sentences [B, hops, S]"))
+                               "each hop's attention over the story's sentences [B, hops, S]; "
+                               "with a null slot (memn2n_babi), what a row lacks of 1 went to it"))
 
 MEMN2N_BABI = registry.register(
     registry.ZooEntry(
         name="memn2n_babi",
         builder=build_memn2n,
         task="babi",
-        presets=_presets("1k", "adjacent", 50, 90, linear_start_epochs=30),  # the authors' code
+        presets=_presets("1k", "adjacent", 50, 90, linear_start_epochs=30, null_slot=True),  # the authors' code
         inputs=(STORY, QUESTION),
         outputs=OUTPUTS,
         serving_fn=serving_fn,
         example_inputs=_examples,
         paper_result="12.4% mean error, PE LS RN joint on the 1k sets (Sukhbaatar et al. 2015)",
-        weights_sha256="0d61703e9c88abd5ea0945b5cee43c13f850d281b351343566b15be24d7537b1",
+        weights_sha256="d5f8d25f9c55d36acbefbc5f831cccdf3ff2ce2a54352bdd01355af904d1eb73",
         summary="End-to-end memory network, 3 hops, on the 20 bAbI tasks (1k sets)",
     )
 )
