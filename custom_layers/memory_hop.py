@@ -15,8 +15,9 @@ class MemoryHop(keras.layers.Layer):
     memories m_i, reads the output memories c_i, and the next state is
     u + o, or H u + o with `state_transform=True` (layer-wise tying; reuse
     one `MemoryHop` for every hop to share H). Masked memory slots get
-    exactly zero attention. The attention is computed in float32 (float64
-    under a float64 policy).
+    exactly zero attention, or, with `capacity`, stand for the empty slots
+    of a memory of that size. The attention is computed in float32
+    (float64 under a float64 policy).
 
     Linear start (section 4.2): the non-trainable `softmax_gate` (1 by
     default) mixes softmax(u^T m) with the raw scores u^T m; `LinearStart`
@@ -25,6 +26,11 @@ class MemoryHop(keras.layers.Layer):
 
     Args:
         state_transform: u' = H u + o (H learned, no bias) instead of u + o.
+        capacity: None, or the memory's size in slots: its `capacity - n`
+            empty slots (n real ones) then take part in the softmax with
+            score 0 and read nothing, as the zero vectors of the authors'
+            fixed-size memory do; the attention then sums to less than 1.
+            A real slot beyond `capacity` leaves no empty one.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -44,9 +50,14 @@ class MemoryHop(keras.layers.Layer):
     >>> u_next, attention = MemoryHop()([u, m, c], return_attention=True)
     """
 
-    def __init__(self, state_transform=False, **kwargs):
+    def __init__(self, state_transform=False, capacity=None, **kwargs):
         super().__init__(**kwargs)
+        if capacity is not None and (isinstance(capacity, bool) or not isinstance(capacity, int)
+                                     or capacity < 1):
+            raise ValueError(f"MemoryHop: `capacity` must be a positive int or None; received "
+                             f"{capacity!r}.")
         self.state_transform = bool(state_transform)
+        self.capacity = capacity
         self.supports_masking = True
 
     def build(self, input_shape):
@@ -72,7 +83,11 @@ class MemoryHop(keras.layers.Layer):
         slots = mask[1] if isinstance(mask, (list, tuple)) else None
         precision = "float64" if self.compute_dtype == "float64" else "float32"
         scores = ops.cast(ops.einsum("bd,bsd->bs", state, memory_in), precision)
-        if slots is not None:
+        if self.capacity is not None:
+            real = (ops.cast(slots, "bool") if slots is not None
+                    else ops.ones_like(scores, dtype="bool"))
+            soft, linear = self._softmax_with_empty_slots(scores, real), ops.where(real, scores, 0.0)
+        elif slots is not None:
             real = ops.cast(slots, "bool")
             soft = ops.softmax(ops.where(real, scores, MASKED_LOGIT), axis=-1)
             linear = ops.where(real, scores, 0.0)
@@ -85,6 +100,16 @@ class MemoryHop(keras.layers.Layer):
         if self.state_transform:
             state = ops.matmul(state, ops.cast(self.state_kernel, state.dtype))
         return (state + read, attention) if return_attention else state + read
+
+    def _softmax_with_empty_slots(self, scores, real):
+        empty = ops.maximum(self.capacity - ops.sum(ops.cast(real, scores.dtype), axis=-1), 0.0)
+        # the empty slots as one logit, log(count) (score 0 each); none left: no logit
+        empty_logit = ops.where(empty > 0, ops.log(ops.maximum(empty, 1.0)), MASKED_LOGIT)
+        logits = ops.where(real, scores, MASKED_LOGIT)
+        top = ops.maximum(ops.max(logits, axis=-1), empty_logit)
+        weights = ops.where(real, ops.exp(logits - top[:, None]), 0.0)
+        total = ops.sum(weights, axis=-1) + ops.exp(empty_logit - top)
+        return weights / total[:, None]
 
     def compute_mask(self, inputs, mask=None):
         return None
@@ -102,7 +127,7 @@ class MemoryHop(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(state_transform=self.state_transform)
+        config.update(state_transform=self.state_transform, capacity=self.capacity)
         return config
 
 

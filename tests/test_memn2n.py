@@ -81,6 +81,26 @@ def test_a_null_slot_takes_attention_the_sentences_give_up(tying, tmp_path):
     np.testing.assert_allclose(restored(inputs).numpy(), model(inputs).numpy(), rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("null_slot", [False, True])
+def test_empty_slots_share_the_softmax_as_the_authors_zero_memories_do(null_slot, tmp_path):
+    model = memn2n.build_memn2n(hops=2, depth=8, tying="layerwise", null_slot=null_slot,
+                                empty_slots=True, max_sentences=6)
+    hop = next(l for l in model.layers if isinstance(l, MemoryHop))
+    assert hop.capacity == 6 + null_slot  # the null slot is a real one
+    rng = np.random.default_rng(0)
+    story = rng.integers(2, 40, (2, 5, 4)).astype("int32")
+    story[0, 2:] = 0  # 2 sentences: 4 empty slots; 5 sentences: 1
+    inputs = {"story_ids": story, "question_ids": rng.integers(2, 40, (2, 4)).astype("int32")}
+    probe = keras.Model(model.input, [model.output, model.hop_attention])
+    _, attention = (t.numpy() for t in probe(inputs))
+    assert np.all(attention[0, :, 2:] == 0)
+    total = attention.sum(-1)  # the empty slots take what the sentences leave
+    assert np.all(total < 1) and np.all(total[0] < total[1])
+    model.save(tmp_path / "empty.keras")
+    restored = keras.saving.load_model(tmp_path / "empty.keras")
+    np.testing.assert_allclose(restored(inputs).numpy(), model(inputs).numpy(), rtol=1e-5, atol=1e-7)
+
+
 def test_serving_tokenises_strings_and_returns_answers_and_attention():
     model = memn2n.build_memn2n(hops=2, depth=8)
     serve = memn2n.serving_fn(model)

@@ -14,6 +14,38 @@ def test_memory_hop_harness(tmp_path):
                    expected_num_non_trainable_weights=1, tmp_path=tmp_path)
 
 
+def test_memory_hop_with_capacity_harness(tmp_path):
+    run_layer_test(MemoryHop, {"capacity": 6}, input_shape=[(3, 5), (3, 4, 5), (3, 4, 5)],
+                   expected_output_shape=(3, 5), expected_num_trainable_weights=0,
+                   expected_num_non_trainable_weights=1, tmp_path=tmp_path)
+
+
+def test_capacity_counts_empty_slots_in_the_softmax_with_score_zero():
+    u = RNG.normal(size=(2, 4)).astype("float32")
+    m = RNG.normal(size=(2, 3, 4)).astype("float32")
+    c = RNG.normal(size=(2, 3, 4)).astype("float32")
+    slots = np.array([[True, False, True], [True, True, True]])
+    out, attention = MemoryHop(capacity=5)([u, m, c], mask=[None, slots, None],
+                                           return_attention=True)
+    scores = np.einsum("bd,bsd->bs", u, m)
+    # row 0: 2 real slots, 3 empty ones; row 1: 3 real, 2 empty (exp(0) = 1 each)
+    expected = np.where(slots, np.exp(scores), 0.0)
+    expected /= expected.sum(-1, keepdims=True) + np.array([[3.0], [2.0]])
+    np.testing.assert_allclose(attention.numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(out.numpy(), u + np.einsum("bs,bsd->bd", expected, c), rtol=1e-5,
+                               atol=1e-6)
+    # no empty slot left (a full memory, or more real slots than the capacity): a plain softmax
+    full, _ = MemoryHop(capacity=2)([u, m, c], mask=[None, slots, None], return_attention=True)
+    plain, _ = MemoryHop()([u, m, c], mask=[None, slots, None], return_attention=True)
+    np.testing.assert_allclose(full.numpy(), plain.numpy(), rtol=1e-6)
+    # large scores stay finite
+    _, big = MemoryHop(capacity=50)([u * 1e3, m, c], return_attention=True)
+    assert np.all(np.isfinite(big.numpy())) and np.all(big.numpy().sum(-1) <= 1.0 + 1e-6)
+    for bad in (0, -1, 2.5, True, "50"):
+        with pytest.raises(ValueError, match="`capacity` must be a positive int"):
+            MemoryHop(capacity=bad)
+
+
 def test_sentence_encoder_harness(tmp_path):
     run_layer_test(SentenceEncoder, {"temporal": True, "max_sentences": 6},
                    input_shape=(3, 4, 5, 6), expected_output_shape=(3, 4, 6),

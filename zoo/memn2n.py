@@ -33,7 +33,7 @@ def tf_normalize(text):
 
 def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, temporal=True,
                  words=None, answers=None, max_sentences=MEMORY_SIZE, embedding_stddev=None,
-                 answer="dense", null_slot=False):
+                 answer="dense", null_slot=False, empty_slots=False):
     """An end-to-end memory network over word ids (0 = padding, 1 = OOV).
 
     `tying="adjacent"`: embeddings E_0..E_hops with A^k = E_{k-1}, C^k =
@@ -52,7 +52,10 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
     mask the empty slots of its 50-slot memory, whose zero vectors take
     part in every softmax (score 0, output 0). `hop_attention` leaves the
     null slot out: a hop's weights over the sentences then sum to less
-    than 1.
+    than 1. `empty_slots`: the hops' softmax also counts the empty slots
+    of the `max_sentences`-slot memory, score 0 and nothing to read, as the
+    authors' code does (`MemoryHop(capacity=)`); the weights over the
+    sentences then sum to less than 1 too.
 
     Returns a `keras.Model` from {"story_ids": [B, S, W], "question_ids":
     [B, W]} (int32) to answer probabilities [B, answers] (float32);
@@ -94,14 +97,15 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
             nulls[embedding.name] = NullMemory(name=f"{embedding.name.removesuffix('_embedding')}_null")
         return nulls[embedding.name](encoded)
 
+    capacity = max_sentences + bool(null_slot) if empty_slots else None
     if tying == "adjacent":
         tables = [memory(f"E{k}", answer == "tied" and k == hops) for k in range(hops + 1)]
         inputs_of, outputs_of, query = tables[:-1], tables[1:], tables[0]
-        hop_layers = [MemoryHop(name=f"hop_{k + 1}") for k in range(hops)]
+        hop_layers = [MemoryHop(capacity=capacity, name=f"hop_{k + 1}") for k in range(hops)]
     else:
         a, c = memory("A"), memory("C", answer == "tied")
         inputs_of, outputs_of, query = [a] * hops, [c] * hops, memory("B")
-        shared = MemoryHop(state_transform=True, name="hop")
+        shared = MemoryHop(state_transform=True, capacity=capacity, name="hop")
         hop_layers = [shared] * hops
     embedding, _ = query
     u = SentenceEncoder(position_encoding, False, name="question_encoder")(embedding(question))
