@@ -83,17 +83,8 @@ class MemoryHop(keras.layers.Layer):
         slots = mask[1] if isinstance(mask, (list, tuple)) else None
         precision = "float64" if self.compute_dtype == "float64" else "float32"
         scores = ops.cast(ops.einsum("bd,bsd->bs", state, memory_in), precision)
-        if self.capacity is not None:
-            real = (ops.cast(slots, "bool") if slots is not None
-                    else ops.ones_like(scores, dtype="bool"))
-            soft, linear = self._softmax_with_empty_slots(scores, real), ops.where(real, scores, 0.0)
-        elif slots is not None:
-            real = ops.cast(slots, "bool")
-            soft = ops.softmax(ops.where(real, scores, MASKED_LOGIT), axis=-1)
-            linear = ops.where(real, scores, 0.0)
-            soft = ops.where(real, soft, 0.0)
-        else:
-            soft, linear = ops.softmax(scores, axis=-1), scores
+        real = ops.cast(slots, "bool") if slots is not None else ops.ones_like(scores, dtype="bool")
+        soft, linear = self._softmax(scores, real), ops.where(real, scores, 0.0)
         gate = ops.cast(self.softmax_gate, precision)
         attention = gate * soft + (1 - gate) * linear
         read = ops.einsum("bs,bsd->bd", ops.cast(attention, memory_out.dtype), memory_out)
@@ -101,7 +92,10 @@ class MemoryHop(keras.layers.Layer):
             state = ops.matmul(state, ops.cast(self.state_kernel, state.dtype))
         return (state + read, attention) if return_attention else state + read
 
-    def _softmax_with_empty_slots(self, scores, real):
+    def _softmax(self, scores, real):
+        """Softmax over the real slots (and the empty ones, with `capacity`)."""
+        if self.capacity is None:
+            return ops.where(real, ops.softmax(ops.where(real, scores, MASKED_LOGIT), axis=-1), 0.0)
         empty = ops.maximum(self.capacity - ops.sum(ops.cast(real, scores.dtype), axis=-1), 0.0)
         # the empty slots as one logit, log(count) (score 0 each); none left: no logit
         empty_logit = ops.where(empty > 0, ops.log(ops.maximum(empty, 1.0)), MASKED_LOGIT)
