@@ -100,7 +100,9 @@ class MemoryHop(keras.layers.Layer):
         # the empty slots as one logit, log(count) (score 0 each); none left: no logit
         empty_logit = ops.where(empty > 0, ops.log(ops.maximum(empty, 1.0)), MASKED_LOGIT)
         logits = ops.where(real, scores, MASKED_LOGIT)
-        top = ops.maximum(ops.max(logits, axis=-1), empty_logit)
+        # The shift cancels in the ratio, so no gradient goes through the max: JAX's
+        # gradient of it (split among ties) came out inf for whole rows on an H100.
+        top = ops.stop_gradient(ops.maximum(ops.max(logits, axis=-1), empty_logit))
         weights = ops.where(real, ops.exp(logits - top[:, None]), 0.0)
         total = ops.sum(weights, axis=-1) + ops.exp(empty_logit - top)
         return weights / total[:, None]

@@ -1,120 +1,298 @@
-"""Do the layers compute the same under another Keras backend (and on a GPU)?
+"""Every layer of `custom_layers` on another Keras backend or device, against TensorFlow.
 
-    python scripts/cross_backend_check.py save ref.npz                      # TensorFlow, here
-    KERAS_BACKEND=jax python scripts/cross_backend_check.py compare ref.npz  # JAX, anywhere
+The layers use `keras.ops` only, so they should give TensorFlow's numbers on
+JAX or PyTorch, on a GPU as on a CPU. This checks it: `save` runs each layer
+on TensorFlow and saves its weights, inputs, outputs and gradients; `compare`
+loads them wherever it runs and compares eager calls, compiled calls (XLA
+with JAX or TensorFlow), a batch of one, gradients with respect to every
+float input and weight, and `mixed_float16` / `mixed_bfloat16` calls.
 
-`save` builds each layer of `custom_layers` on fixed inputs and stores its
-inputs, weights and outputs; `compare` builds the same layers with the
-other backend, loads the stored weights and checks its outputs, eager and
-compiled (`model.predict`: jit under JAX, XLA-capable), against them. The
-layers use `keras.ops` only, so the backends must agree to float32 rounding.
-On an NVIDIA GPU, JAX multiplies float32 matrices in TF32 by default (about
-1e-3 apart); set JAX_DEFAULT_MATMUL_PRECISION=highest to compare at float32.
+    KERAS_BACKEND=tensorflow python scripts/cross_backend_check.py save ref.npz
+    KERAS_BACKEND=jax python scripts/cross_backend_check.py compare ref.npz [--require-gpu]
+
+`compare` needs only Keras, NumPy and the backend, not TensorFlow. Under JAX
+and PyTorch it turns TF32 off, so that float32 is compared with float32.
 """
 
+import argparse
+import os
 import sys
 
-import keras
 import numpy as np
 
-from custom_layers import (AnswerEmbedding, BilinearSampler, Highway, HighwayConv2D, LastWords, MemoryHop,
-                           NullMemory, PointerAttention, PointerDecoder, PointerGenerator, SamplingGrid,
-                           SentenceEncoder, SpatialTransformer)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-RNG = np.random.default_rng(0)
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+import custom_layers as cl  # noqa: E402
 
 
-def _float(*shape):
-    return RNG.normal(size=shape).astype("float32")
+def _float(shape):
+    return ("float", shape)
+
+
+def _int(shape, low, high):
+    return ("int", shape, low, high)
 
 
 def _localization():
-    return keras.Sequential([keras.layers.Conv2D(4, 3, strides=2, activation="relu"),
-                             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(8, activation="tanh")])
+    return keras.Sequential([keras.layers.Flatten(), keras.layers.Dense(4, activation="tanh")])
 
 
-def _embed_and_read(layer, ids):
-    """AnswerEmbedding both ways: look up the ids, then score answers with the first word."""
-    return layer(layer(ids)[:, 0], readout=True)
+# name: (factory taking a dtype policy, input specs, call kwargs)
+CASES = {
+    "highway": (lambda d: cl.Highway(activation="tanh", transform_bias=-1.5, dtype=d),
+                [_float((4, 5, 6))], {}),
+    "highway_conv2d": (lambda d: cl.HighwayConv2D(kernel_size=3, activation="relu", dtype=d),
+                       [_float((2, 6, 5, 3))], {}),
+    "memory_hop": (lambda d: cl.MemoryHop(state_transform=True, dtype=d),
+                   [_float((3, 5)), _float((3, 4, 5)), _float((3, 4, 5))],
+                   {"return_attention": True}),
+    "memory_hop_capacity": (lambda d: cl.MemoryHop(capacity=6, dtype=d),
+                            [_float((3, 5)), _float((3, 4, 5)), _float((3, 4, 5))], {}),
+    "sentence_encoder": (lambda d: cl.SentenceEncoder(temporal=True, max_sentences=6, dtype=d),
+                         [_float((3, 4, 5, 6))], {}),
+    "null_memory": (lambda d: cl.NullMemory(initializer="random_normal", dtype=d),
+                    [_float((3, 4, 5))], {}),
+    "answer_embedding": (lambda d: cl.AnswerEmbedding(7, 5, answer_ids=[3, -1, 2, -1], dtype=d),
+                         [_float((3, 5))], {"readout": True}),
+    "last_words": (lambda d: cl.LastWords(3, dtype=d), [_int((3, 6), 0, 9)], {}),
+    "pointer_attention": (lambda d: cl.PointerAttention(7, dtype=d),
+                          [_float((3, 5)), _float((3, 6, 4))], {}),
+    "pointer_decoder": (lambda d: cl.PointerDecoder(8, attention_units=6, end_token=True, dtype=d),
+                        [_float((3, 5, 6)), _float((3, 5, 2)), _int((3, 4), -1, 6)], {}),
+    "pointer_generator": (lambda d: cl.PointerGenerator(max_oov=3, dtype=d),
+                          [_float((3, 2, 4)), _float((3, 2, 6)), _float((3, 2, 2)),
+                           _float((3, 2, 7)), _float((3, 2, 5)), _int((3, 5), 0, 10)], {}),
+    "sampling_grid": (lambda d: cl.SamplingGrid((3, 4), dtype=d),
+                      [_float((2, 6))], {}),
+    "bilinear_sampler": (lambda d: cl.BilinearSampler(dtype=d),
+                         [_float((2, 6, 5, 3)), _float((2, 4, 4, 2))], {}),
+    "spatial_transformer": (lambda d: cl.SpatialTransformer(_localization(), (4, 3), dtype=d),
+                            [_float((2, 6, 5, 1))], {}),
+}
 
 
-def cases():
-    """name -> (layer factory, list of inputs[, how to call the layer])."""
-    grid = RNG.uniform(-1.1, 1.1, size=(2, 5, 6, 2)).astype("float32")
-    ids = (RNG.integers(1, 9, size=(2, 4, 5)) * (RNG.random((2, 4, 5)) < 0.6)).astype("int32")
-    targets = np.stack([RNG.permutation(6) for _ in range(2)]).astype("int32")
-    source_ids = RNG.integers(0, 14, size=(2, 5)).astype("int32")
-    return {
-        "Highway": (lambda: Highway(), [_float(2, 3, 8)]),
-        "HighwayConv2D": (lambda: HighwayConv2D(3), [_float(2, 6, 6, 4)]),
-        "BilinearSampler": (lambda: BilinearSampler(), [_float(2, 7, 8, 3), grid]),
-        "SamplingGrid": (lambda: SamplingGrid((5, 6)), [_float(2, 6)]),
-        "PointerAttention": (lambda: PointerAttention(8), [_float(2, 6), _float(2, 5, 7)]),
-        "SentenceEncoder": (lambda: SentenceEncoder(temporal=True, max_sentences=6), [_float(2, 4, 5, 6)]),
-        "MemoryHop": (lambda: MemoryHop(state_transform=True), [_float(2, 6), _float(2, 5, 6), _float(2, 5, 6)]),
-        "NullMemory": (lambda: NullMemory(initializer="random_normal"), [_float(2, 5, 6)]),
-        "LastWords": (lambda: LastWords(7), [ids]),
-        "AnswerEmbedding": (lambda: AnswerEmbedding(9, 6, [3, 5, -1, 8], embeddings_initializer="normal"),
-                            [ids[:, 0]], _embed_and_read),
-        "PointerDecoder": (lambda: PointerDecoder(8, glimpses=1, end_token=True),
-                           [_float(2, 6, 5), _float(2, 6, 2), targets]),
-        "PointerGenerator": (lambda: PointerGenerator(max_oov=3),
-                             [_float(2, 4, 6), _float(2, 4, 5), _float(2, 4, 3), _float(2, 4, 11),
-                              _float(2, 4, 5), source_ids]),
-        "SpatialTransformer": (lambda: SpatialTransformer(_localization(), (6, 5)), [_float(2, 9, 10, 3)]),
-    }
+def _inputs(specs, seed):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=s[1]).astype("float32") if s[0] == "float"
+            else rng.integers(s[2], s[3], size=s[1]).astype("int32") for s in specs]
 
 
-def _model(factory, inputs, call=None):
-    symbolic = [keras.Input(x.shape[1:], dtype=str(x.dtype)) for x in inputs]
-    layer = factory()
-    symbolic_in = symbolic if len(symbolic) > 1 else symbolic[0]
-    output = call(layer, symbolic_in) if call else layer(symbolic_in)
-    return keras.Model(symbolic, output), layer
+def _call_arg(inputs):
+    return inputs if len(inputs) > 1 else inputs[0]
 
 
-def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("save", "compare"):
-        raise SystemExit("usage: cross_backend_check.py save|compare FILE.npz")
-    mode, path = sys.argv[1:]
-    stored = dict(np.load(path)) if mode == "compare" else {}
-    saved, failures = {}, []
-    for name, (factory, inputs, *call) in cases().items():
-        model, layer = _model(factory, inputs, *call)
-        if mode == "save":
-            # Zero-initialised weights (biases, the transformer's regression) made random: all count.
-            layer.set_weights([w if w.any() else RNG.normal(scale=0.1, size=w.shape).astype(w.dtype)
-                               for w in layer.get_weights()])
-            saved.update({f"{name}/input{i}": x for i, x in enumerate(inputs)})
-            saved.update({f"{name}/weight{i}": w for i, w in enumerate(layer.get_weights())})
-            saved[f"{name}/output"] = keras.ops.convert_to_numpy(model(inputs))
-            continue
-        inputs = [stored[f"{name}/input{i}"] for i in range(len(inputs))]
-        layer.set_weights([stored[f"{name}/weight{i}"] for i in range(len(layer.get_weights()))])
-        expected = stored[f"{name}/output"]
-        eager = keras.ops.convert_to_numpy(model(inputs))
-        compiled = model.predict(inputs, verbose=0)
-        for how, got in (("eager", eager), ("compiled", compiled)):
-            error = float(np.max(np.abs(got.astype("float64") - expected))) if got.size else 0.0
-            ok = got.shape == expected.shape and error <= 1e-4 * max(1.0, float(np.abs(expected).max()))
-            print(f"{name:18s} {how:8s} max |difference| {error:.2e} {'ok' if ok else 'DIFFERENT'}")
-            if not ok:
-                failures.append(f"{name} ({how})")
-    if mode == "save":
-        np.savez(path, **saved)
-        print(f"{len(cases())} layers -> {path} (backend {keras.backend.backend()})")
-    else:
-        print(f"backend {keras.backend.backend()}, devices: {_devices()}")
-        if failures:
-            raise SystemExit(f"different: {', '.join(failures)}")
+def _flat(outputs):
+    return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
 
 
-def _devices():
-    if keras.backend.backend() == "jax":
+def _built(name, dtype=None, weights=None, inputs=None):
+    make, specs, kwargs = CASES[name]
+    layer = make(dtype)
+    layer(_call_arg(inputs), **kwargs)  # builds every sublayer
+    if weights is not None:
+        layer.set_weights(weights)
+    return layer
+
+
+class _Backend:
+    """Compiled calls and gradients: the only backend-specific code here."""
+
+    name = keras.backend.backend()
+
+    def compiled(self, layer, kwargs):
+        if self.name == "jax":
+            import jax
+
+            def call(trainable, non_trainable, inputs):
+                return layer.stateless_call(trainable, non_trainable, _call_arg(inputs), **kwargs)[0]
+
+            jitted = jax.jit(call)
+            return lambda inputs: jitted([v.value for v in layer.trainable_variables],
+                                         [v.value for v in layer.non_trainable_variables], inputs)
+        if self.name == "tensorflow":
+            import tensorflow as tf
+
+            return tf.function(lambda inputs: layer(_call_arg(inputs), **kwargs), jit_compile=True)
+        return None  # torch: eager only
+
+    def gradients(self, layer, kwargs, inputs, projections):
+        """d/d(float inputs, trainable weights) of sum(output * projection)."""
+        floats = [i for i, x in enumerate(inputs) if x.dtype.kind == "f"]
+
+        def objective(outputs):
+            return sum(ops.sum(ops.cast(o, "float32") * ops.convert_to_tensor(p))
+                       for o, p in zip(_flat(outputs), projections))
+
+        if self.name == "jax":
+            import jax
+
+            def loss(trainable, values):
+                merged = list(inputs)
+                for i, v in zip(floats, values):
+                    merged[i] = v
+                out, _ = layer.stateless_call(trainable, [v.value for v in layer.non_trainable_variables],
+                                              _call_arg(merged), **kwargs)
+                return objective(out)
+
+            trainable = [v.value for v in layer.trainable_variables]
+            g_weights, g_inputs = jax.jit(jax.grad(loss, argnums=(0, 1)))(
+                trainable, [inputs[i] for i in floats])
+            return [np.asarray(g) for g in list(g_inputs) + list(g_weights)]
+        if self.name == "tensorflow":
+            import tensorflow as tf
+
+            tensors = [tf.constant(x) for x in inputs]
+            with tf.GradientTape() as tape:
+                tape.watch([tensors[i] for i in floats])
+                loss = objective(layer(_call_arg(tensors), **kwargs))
+            grads = tape.gradient(loss, [tensors[i] for i in floats]
+                                  + [v.value for v in layer.trainable_variables])
+            return [tf.convert_to_tensor(g).numpy() for g in grads]
+        import torch
+
+        tensors = [ops.convert_to_tensor(x) for x in inputs]
+        for i in floats:
+            tensors[i].requires_grad_(True)
+        loss = objective(layer(_call_arg(tensors), **kwargs))
+        grads = torch.autograd.grad(loss, [tensors[i] for i in floats]
+                                    + [v.value for v in layer.trainable_variables])
+        return [g.detach().cpu().numpy() for g in grads]
+
+
+def _numpy(outputs):
+    return [np.asarray(ops.convert_to_numpy(o)) for o in _flat(outputs)]
+
+
+def save(path):
+    backend, arrays = _Backend(), {}
+    for name, (_, specs, kwargs) in CASES.items():
+        inputs = _inputs(specs, seed=len(arrays))
+        layer = _built(name, inputs=inputs)
+        outputs = _numpy(layer(_call_arg(inputs), **kwargs))
+        projections = [np.random.default_rng(7).normal(size=o.shape).astype("float32") for o in outputs]
+        grads = ([] if all(o.dtype.kind != "f" for o in outputs)
+                 else backend.gradients(layer, kwargs, inputs, projections))
+        for group, values in [("input", inputs), ("weight", layer.get_weights()), ("output", outputs),
+                              ("projection", projections), ("grad", grads)]:
+            for i, value in enumerate(values):
+                arrays[f"{name}/{group}/{i}"] = value
+    tmp = path + ".tmp.npz"
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, path)
+    print(f"wrote {len(CASES)} layers' references to {path}")
+
+
+def _group(reference, name, group):
+    values, i = [], 0
+    while f"{name}/{group}/{i}" in reference:
+        values.append(reference[f"{name}/{group}/{i}"])
+        i += 1
+    return values
+
+
+def _compare(what, actual, expected, tolerance):
+    actual, expected = np.asarray(actual, "float64"), np.asarray(expected, "float64")
+    if actual.shape != expected.shape:
+        raise AssertionError(f"{what}: shape {actual.shape}, expected {expected.shape}")
+    # Relative to each value, absolute below 1: masked logits of -1e9 stay comparable.
+    error = float((np.abs(actual - expected) / (1.0 + np.abs(expected))).max(initial=0.0))
+    if not error <= tolerance:
+        raise AssertionError(f"{what}: max error {error:.2e}, over {tolerance:.0e}")
+    return error
+
+
+def compare(path, require_gpu=False, layers=None):
+    """Compare every layer (or the `layers` named) with the references at `path`."""
+    names = list(CASES) if layers is None else list(layers)
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        raise SystemExit(f"`layers`: unknown {', '.join(unknown)}; expected some of {', '.join(CASES)}")
+    backend = _Backend()
+    if backend.name == "jax":
         import jax
 
-        return ", ".join(str(d) for d in jax.devices())
-    return "(see the backend)"
+        # float32 matmuls in full float32 (not TF32) for the float32 comparisons.
+        jax.config.update("jax_default_matmul_precision", "highest")
+        device = jax.devices()[0]
+        gpu = device.platform == "gpu"
+    elif backend.name == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        gpu = torch.cuda.is_available()
+        device = torch.cuda.get_device_name(0) if gpu else "cpu"
+    else:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+        gpu = bool(tf.config.list_physical_devices("GPU"))
+        device = tf.config.list_physical_devices("GPU") or "cpu"
+    print(f"backend {backend.name} {keras.__version__} on {device}")
+    if require_gpu and not gpu:
+        raise SystemExit("--require-gpu: no GPU is visible to the backend")
+    reference, failures = np.load(path), []
+    for name in names:
+        kwargs = CASES[name][2]
+        inputs = _group(reference, name, "input")
+        if not inputs:
+            raise SystemExit(f"`reference` {path!r} has no values for {name!r}; make it again with `save`")
+        expected = _group(reference, name, "output")
+        errors = {}
+        try:
+            layer = _built(name, weights=_group(reference, name, "weight"), inputs=inputs)
+            for i, (out, exp) in enumerate(zip(_numpy(layer(_call_arg(inputs), **kwargs)), expected)):
+                errors["eager"] = _compare(f"{name} eager output {i}", out, exp, 1e-4)
+            compiled = backend.compiled(layer, kwargs)
+            if compiled is not None:
+                for i, (out, exp) in enumerate(zip(_numpy(compiled(inputs)), expected)):
+                    errors["compiled"] = _compare(f"{name} compiled output {i}", out, exp, 1e-4)
+                one = [x[:1] for x in inputs]
+                for i, (out, exp) in enumerate(zip(_numpy(compiled(one)), expected)):
+                    errors["batch of one"] = _compare(f"{name} batch of one {i}", out, exp[:1], 1e-4)
+            grads = _group(reference, name, "grad")
+            if grads:
+                actual = backend.gradients(layer, kwargs, inputs, _group(reference, name, "projection"))
+                for i, (g, exp) in enumerate(zip(actual, grads)):
+                    errors["gradients"] = max(errors.get("gradients", 0.0),
+                                              _compare(f"{name} gradient {i}", g, exp, 1e-3))
+            if any(o.dtype.kind == "f" for o in expected):
+                for policy in ("mixed_float16", "mixed_bfloat16"):
+                    mixed = _built(name, policy, layer.get_weights(), inputs)
+                    for i, (out, exp) in enumerate(zip(_numpy(mixed(_call_arg(inputs), **kwargs)),
+                                                       expected)):
+                        if not np.all(np.isfinite(out.astype("float32"))):
+                            raise AssertionError(f"{name} {policy} output {i} is not finite")
+                        errors[policy] = _compare(f"{name} {policy} output {i}", out, exp,
+                                                  1e-2 if policy == "mixed_float16" else 5e-2)
+        except Exception as error:  # report every layer, then fail
+            failures.append(name)
+            print(f"FAIL {name}: {type(error).__name__}: {error}")
+            continue
+        print(f"ok   {name:20s} " + "  ".join(f"{k} {v:.1e}" for k, v in errors.items()))
+    if failures:
+        raise SystemExit(f"{len(failures)} of {len(names)} layers differ: {', '.join(failures)}")
+    print(f"all {len(names)} layers match TensorFlow's references on {backend.name}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["save", "compare"])
+    parser.add_argument("reference", help="the .npz of reference values")
+    parser.add_argument("--require-gpu", action="store_true", help="fail unless the backend sees a GPU")
+    parser.add_argument("--layers", nargs="+", metavar="NAME", help=f"only these: {', '.join(CASES)}")
+    args = parser.parse_args(argv)
+    if args.mode == "save":
+        if keras.backend.backend() != "tensorflow":
+            raise SystemExit("`save` makes TensorFlow's references: run it with KERAS_BACKEND=tensorflow")
+        save(args.reference)
+    else:
+        if not os.path.exists(args.reference):
+            raise SystemExit(f"`reference`: no such file {args.reference!r}; make it with `save`")
+        compare(args.reference, args.require_gpu, args.layers)
 
 
 if __name__ == "__main__":
