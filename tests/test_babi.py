@@ -112,6 +112,24 @@ def test_load_finds_files_and_falls_back_to_1k(tmp_path):
         babi.load(FIXTURES, tasks=[1], size="100k")
 
 
+def test_official_test_files_are_read_whole_as_the_test_split(tmp_path):
+    (tmp_path / "en").mkdir()
+    for source in (QA1, QA8):  # test files have the training files' format
+        (tmp_path / "en" / source.name.replace("_train", "_test")).write_text(source.read_text())
+    test = babi.load(tmp_path, tasks=[1, 8], files="test")
+    assert len(test) == 15 and {e.split for e in test} == {"test"}
+    assert babi.split_examples(test, "test") == test and not babi.split_examples(test, "train")
+    questions = [(e.story, e.question, e.answer) for e in babi.load(FIXTURES, tasks=[1, 8])]
+    assert [(e.story, e.question, e.answer) for e in test] == questions
+    # the 10k download's test files are the 1k ones: no en-10k folder is needed
+    assert babi.load(tmp_path, tasks=[8], size="10k", files="test") == test[8:]
+    assert babi.files_of("validation") == "train" and babi.files_of("test") == "test"
+    with pytest.raises(FileNotFoundError, match=r"'qa1_\*_test.txt' for task 1.*official test"):
+        babi.load(FIXTURES, tasks=[1], files="test")
+    with pytest.raises(ValueError, match="`files` must be one of"):
+        babi.load(FIXTURES, tasks=[1], files="dev")
+
+
 def test_split_is_deterministic_and_disjoint_by_story():
     examples = babi.load(FIXTURES, tasks=[1, 8])
     train = babi.split_examples(examples, "train")
@@ -123,7 +141,7 @@ def test_split_is_deterministic_and_disjoint_by_story():
     assert stories(validation) == {(1, 2), (8, 2)} and len(validation) == 6
     assert babi.split_examples(babi.load(FIXTURES, tasks=[1, 8]), "validation") == validation
     with pytest.raises(ValueError, match="split"):
-        babi.split_examples(examples, "test")
+        babi.split_examples(examples, "dev")
 
 
 def test_tfds_builder_holds_the_loaded_examples(tmp_path):

@@ -221,3 +221,20 @@ def test_pretrained_export_on_held_out_questions(name, mean_error, data_dir, tmp
     scores = verify.evaluate_export(export.export(name, base=tmp_path), name, data_dir=data_dir)
     assert scores["mean_task_error"] <= mean_error, scores  # RESULTS.md: 11.9% and 8.0%
     assert set(scores["task_errors"]) == set(range(1, 21))
+
+
+def test_an_export_is_scored_on_official_test_files(tmp_path):
+    from exports import export, verify
+
+    folder = tmp_path / "babi" / "en"
+    folder.mkdir(parents=True)
+    for source in (Path(__file__).parent / "fixtures" / "babi" / "en").glob("qa*_train.txt"):
+        (folder / source.name.replace("_train", "_test")).write_text(source.read_text())
+    path = export.export("memn2n_babi", base=tmp_path / "exports")
+    scores = verify.evaluate_export(path, "memn2n_babi", data_dir=tmp_path, split="test",
+                                    tasks=[1, 8])
+    assert scores["split"] == "test" and scores["examples"] == 15  # every question of the files
+    assert set(scores["task_errors"]) == {1, 8}
+    # the fixture's handmade task-1 stories are easy (0% validation error on task 1); a
+    # reader that misaligned stories and questions would answer at chance (60 answers)
+    assert scores["task_errors"][1] == 0.0, scores

@@ -3,13 +3,17 @@ tensorflow-datasets builder.
 
     examples = babi.load(data_dir, tasks=range(1, 21), size="1k")
     train = babi.split_examples(examples, "train")
+    test = babi.load(data_dir, size="1k", files="test")  # the official test sets
     builder = babi.builder(data_dir, "10k", cache_dir="runs/tfds")
 
 Files: `qaN_<name>_train.txt` under `data_dir/babi/en` (1k) or
 `data_dir/babi/en-10k` (10k); `data_dir` may also be the `babi` folder
 itself, or a folder holding the `qaN_*_train.txt` files directly. A task
 whose 10k file is missing (qa3 in this project's copy) falls back to its 1k
-file; `Example.source` records the file every example came from.
+file; `Example.source` records the file every example came from. The
+official test files (`qaN_<name>_test.txt`, beside the training files; not
+in this project's data) are read with `files="test"`: every question of
+them, the split "test"; the 10k download's test files are the 1k ones.
 
 Format: numbered lines; numbering restarts at 1 for a new story. A statement
 line is `N sentence.`; a question line is
@@ -58,7 +62,8 @@ MEMORY_SIZE = 50
 VALIDATION_FRACTION = 0.1
 TASKS = tuple(range(1, 21))
 SIZES = {"1k": "en", "10k": "en-10k"}
-SPLITS = ("train", "validation")
+SPLITS = ("train", "validation")  # of the training files
+FILES = {"train": SPLITS, "test": ("test",)}  # which files hold which splits
 MANUAL_INSTRUCTIONS = (
     "Place the bAbI v1.2 training files in the manual directory: "
     "en/qaN_<name>_train.txt (1k) and en-10k/qaN_<name>_train.txt (10k)."
@@ -99,8 +104,11 @@ def _validation_start(first_questions, total):
     return -min(starts)[1] if starts else 0
 
 
-def parse(path, task):
-    """The examples of one bAbI file (`task` 1-20); ValueError names file and line."""
+def parse(path, task, split=None):
+    """The examples of one bAbI file (`task` 1-20); ValueError names file and line.
+
+    `split=None` cuts a training file into train and validation (above);
+    a split's name puts every example in it (a test file)."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -157,6 +165,10 @@ def parse(path, task):
     starts = [start for start in first_questions if start is not None]
     story_of_start = [raw[start][0] for start in starts]
     cut = story_of_start[_validation_start(starts, len(raw))]
+
+    def split_of(story_id):
+        return split or ("validation" if story_id >= cut else "train")
+
     examples = []
     for story_id, count, question, answer, supporting, statements in raw:
         offset = max(0, count - MEMORY_SIZE)
@@ -167,7 +179,7 @@ def parse(path, task):
             supporting=tuple(i - offset if i >= offset else -1 for i in supporting),
             task=task,
             story_id=story_id,
-            split="validation" if story_id >= cut else "train",
+            split=split_of(story_id),
             source=str(path),
         ))
     return examples
@@ -193,40 +205,55 @@ def _folders(data_dir, size):
     return root / SIZES[size], root / SIZES["1k"]
 
 
-def task_files(data_dir, tasks=TASKS, size="1k"):
-    """{task: file} of `size`; a missing 10k file falls back to the 1k file."""
+def task_files(data_dir, tasks=TASKS, size="1k", files="train"):
+    """{task: file} of `size`, the training or test (`files`) files; a
+    missing 10k file falls back to the 1k file."""
+    if files not in FILES:
+        raise ValueError(f"`files` must be one of {list(FILES)}; received {files!r}.")
     primary, fallback = _folders(data_dir, size)
-    files = {}
+    found_files = {}
     for task in tasks:
         task = int(task)
         if task not in TASKS:
             raise ValueError(f"bAbI tasks are 1-20; received {task}.")
-        pattern = f"qa{task}_*_train.txt"
+        pattern = f"qa{task}_*_{files}.txt"
         for folder in dict.fromkeys((primary, fallback)):
             found = sorted(folder.glob(pattern))
             if len(found) > 1:
                 raise ValueError(f"{folder}: several files match {pattern!r}: {[p.name for p in found]}.")
             if found:
-                files[task] = found[0]
+                found_files[task] = found[0]
                 break
         else:
             where = " or ".join(str(f) for f in dict.fromkeys((primary, fallback)))
+            hint = (" The official test files come with the bAbI v1.2 download; put them "
+                    "beside the training files." if files == "test" else "")
             raise FileNotFoundError(
                 f"No bAbI file {pattern!r} for task {task} ({size}) in {where}; expected "
-                f"the files under DATA_DIR/babi/{SIZES[size]} (or DATA_DIR/{SIZES[size]}).")
-    return files
+                f"the files under DATA_DIR/babi/{SIZES[size]} (or DATA_DIR/{SIZES[size]}).{hint}")
+    return found_files
 
 
-def load(data_dir, tasks=TASKS, size="1k"):
-    """The examples of `tasks` in the `size` ("1k" or "10k") training files, task by task."""
-    return [example for task, path in task_files(data_dir, tasks, size).items()
-            for example in parse(path, task)]
+def load(data_dir, tasks=TASKS, size="1k", files="train"):
+    """The examples of `tasks` in the `size` ("1k" or "10k") training (or
+    test: `files="test"`) files, task by task."""
+    split = None if files == "train" else files
+    return [example for task, path in task_files(data_dir, tasks, size, files).items()
+            for example in parse(path, task, split)]
+
+
+def files_of(split):
+    """"train" or "test": the files that hold `split`."""
+    for files, splits in FILES.items():
+        if split in splits:
+            return files
+    raise ValueError(f"`split` must be one of {[s for v in FILES.values() for s in v]}; "
+                     f"received {split!r}.")
 
 
 def split_examples(examples, split):
-    """The examples of `split` ("train" or "validation"); whole stories, see above."""
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {list(SPLITS)}; received {split!r}.")
+    """The examples of `split` ("train", "validation" or "test"); whole stories, see above."""
+    files_of(split)
     return [example for example in examples if example.split == split]
 
 

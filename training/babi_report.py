@@ -1,11 +1,14 @@
-"""Per-task validation errors of the pretrained bAbI models, for RESULTS.md.
+"""Per-task errors of the pretrained bAbI models, for RESULTS.md.
 
-    python -m training.babi_report --data-dir DIR [--models memn2n_babi memn2n_babi_10k babi_lstm_baseline]
+    python -m training.babi_report --data-dir DIR [--split validation|test]
+        [--models memn2n_babi memn2n_babi_10k babi_lstm_baseline]
 
 Each model is exported and scored where no project code can be imported,
 on its own validation split (the last 10% of each task's stories of the
-files it was trained on). Prints a Markdown table, with the paper's test
-errors of the same kind of model (PE LS RN, joint, 1k) beside.
+files it was trained on), or with `--split test` on the official test files
+(`qaN_*_test.txt` beside the training files; not in this project's data).
+Prints a Markdown table, with the paper's test errors of the same kind of
+model (PE LS RN, joint, 1k) beside.
 """
 
 import argparse
@@ -26,6 +29,7 @@ PAPER_1K_JOINT = (0.0, 11.4, 21.9, 13.4, 14.4, 2.8, 18.3, 9.3, 1.9, 6.5,
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", help="default: $SPECIALNETS_DATA")
+    parser.add_argument("--split", default="validation", choices=["validation", "test"])
     parser.add_argument("--models", nargs="*",
                         default=["memn2n_babi", "memn2n_babi_10k", "babi_lstm_baseline"])
     args = parser.parse_args(argv)
@@ -33,9 +37,11 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as base:
         for name in args.models:
             path = export.export(name, base=base)
-            scores[name] = verify.evaluate_export(path, name, data_dir=args.data_dir)
+            scores[name] = verify.evaluate_export(path, name, data_dir=args.data_dir,
+                                                  split=args.split)
     paper = "paper: PE LS RN joint, 1k (test)"
-    print("| task | " + " | ".join(f"`{n}` error" for n in args.models) + f" | {paper} |")
+    print("| task | " + " | ".join(f"`{n}` {args.split} error" for n in args.models)
+          + f" | {paper} |")
     print("|---" * (len(args.models) + 2) + "|")
     for task in range(1, 21):
         cells = [f"{scores[n]['task_errors'][task]:.1%}" for n in args.models]

@@ -94,7 +94,8 @@ def dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, limit=No
     """({"story_ids", "question_ids"}, answer class) batches of `tasks`
     (default: the 20, jointly); the training split is shuffled (and given
     `random_noise` empty memories) anew every epoch from `seed`."""
-    examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size)
+    examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size,
+                         files=babi.files_of(split))
     examples = babi.split_examples(examples, split)[:limit]
     story, question, answer = encode(examples)
     if split != "train":
@@ -127,7 +128,8 @@ LABELS = np.dtype([("task", np.int32), ("answer", object)])
 def held_out(split, data_dir=None, cache_dir=None, size="1k", tasks=None, **options):
     """({"story": str [N, 50] ("" padding), "question": str [N]}, labels with
     fields task and answer) of `split`, of `tasks` (default: the 20)."""
-    examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size)
+    examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size,
+                         files=babi.files_of(split))
     examples = babi.split_examples(examples, split)
     story = np.full((len(examples), memn2n.MEMORY_SIZE), "", dtype=object)
     for n, example in enumerate(examples):
