@@ -121,7 +121,7 @@ def test_official_test_files_are_read_whole_as_the_test_split(tmp_path):
     assert babi.split_examples(test, "test") == test and not babi.split_examples(test, "train")
     questions = [(e.story, e.question, e.answer) for e in babi.load(FIXTURES, tasks=[1, 8])]
     assert [(e.story, e.question, e.answer) for e in test] == questions
-    # the 10k download's test files are the 1k ones: no en-10k folder is needed
+    # a missing 10k test file falls back to the 1k one, as a training file does
     assert babi.load(tmp_path, tasks=[8], size="10k", files="test") == test[8:]
     assert babi.files_of("validation") == "train" and babi.files_of("test") == "test"
     with pytest.raises(FileNotFoundError, match=r"'qa1_\*_test.txt' for task 1.*official test"):

@@ -13,7 +13,8 @@ whose 10k file is missing (qa3 in this project's copy) falls back to its 1k
 file; `Example.source` records the file every example came from. The
 official test files (`qaN_<name>_test.txt`, beside the training files; not
 in this project's data) are read with `files="test"`: every question of
-them, the split "test"; the 10k download's test files are the 1k ones.
+them, the split "test"; a missing 10k test file falls back to
+the 1k one, as a training file does.
 
 Format: numbered lines; numbering restarts at 1 for a new story. A statement
 line is `N sentence.`; a question line is
