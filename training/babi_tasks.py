@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from training import babi
+from training.epochs import EpochCounter
 from zoo import memn2n
 
 FAILED_ABOVE = 0.05  # the paper counts a task failed above 5% error
@@ -90,10 +91,11 @@ def task_numbers(tasks):
 
 
 def dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, limit=None,
-            cache_dir=None, shuffle=None, size="1k", random_noise=0.0, tasks=None):
+            cache_dir=None, shuffle=None, size="1k", random_noise=0.0, tasks=None, first_epoch=0):
     """({"story_ids", "question_ids"}, answer class) batches of `tasks`
     (default: the 20, jointly); the training split is shuffled (and given
-    `random_noise` empty memories) anew every epoch from `seed`."""
+    `random_noise` empty memories) anew every epoch e from `(seed, e)`, e
+    counted from `first_epoch` (a resumed run's)."""
     examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size,
                          files=babi.files_of(split))
     examples = babi.split_examples(examples, split)[:limit]
@@ -102,11 +104,10 @@ def dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, limit=No
         ds = tf.data.Dataset.from_tensor_slices(({"story_ids": story, "question_ids": question},
                                                  answer))
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    epochs = [0]
+    epochs = EpochCounter(first_epoch)
 
     def one_epoch():
-        rng = np.random.default_rng([seed, epochs[0]])
-        epochs[0] += 1
+        rng = np.random.default_rng([seed, epochs.draw()])
         order = rng.permutation(len(answer))
         noisy = insert_empty_memories(story[order], rng, random_noise) if random_noise else story[order]
         for start in range(0, len(order), batch_size):

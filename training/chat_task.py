@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from training.epochs import resumed_seed
 from zoo import copy_chat
 
 VOCABULARY = copy_chat.VOCABULARY
@@ -123,12 +124,14 @@ def encode(prompts, replies, copy=True, max_oov=copy_chat.MAX_OOV):
 
 
 def chat_dataset(split, data_dir=None, batch_size=64, augment=False, seed=0, limit=None,
-                 cache_dir=None, shuffle=None, size=None, copy=True, max_oov=copy_chat.MAX_OOV):
+                 cache_dir=None, shuffle=None, size=None, copy=True, max_oov=copy_chat.MAX_OOV,
+                 first_epoch=0):
     """(inputs dict, labels) batches of `split` for teacher forcing.
 
     `size` examples are generated (default `SIZES[split]`; `limit` takes the
     first ones), from `seed` for training and seed 0 for the held-out
-    splits; the training split is shuffled anew each epoch. `copy=False`
+    splits; the training split is shuffled anew each epoch (with another
+    seed for a run resumed at `first_epoch`, see `training/epochs.py`). `copy=False`
     gives the inputs and labels of the model without the pointer (see
     `encode`). `data_dir`, `augment` and `cache_dir` are unused: the task is
     generated, quickly, in memory.
@@ -142,7 +145,8 @@ def chat_dataset(split, data_dir=None, batch_size=64, augment=False, seed=0, lim
     inputs, labels = encode(prompts, replies, copy=copy, max_oov=max_oov)
     ds = tf.data.Dataset.from_tensor_slices((inputs, labels))
     if shuffle if shuffle is not None else split == "train":
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(labels), seed=resumed_seed(seed, first_epoch),
+                        reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from training import pointer_tasks as pt
+from training.epochs import EpochCounter
 
 INPUT_NAMES = {"sort": "values", "hull": "points", "tsp": "cities"}
 EXAMPLES = {"sort": pt.sort_example, "hull": pt.hull_example, "tsp": pt.tsp_example}
@@ -58,9 +59,10 @@ def _signature(kind):
 
 def dataset(kind, split, data_dir=None, batch_size=128, augment=False, seed=0, limit=None,
             cache_dir=None, shuffle=None, sizes=(10, 10), train_examples=100_000,
-            validation_examples=1000):
+            validation_examples=1000, first_epoch=0):
     """Batches of one task for `fit`. The training split has
-    `train_examples` (or `limit`) fresh examples per epoch, each batch of one
+    `train_examples` (or `limit`) fresh examples per epoch (epoch e's from
+    `(seed, e)`, e counted from `first_epoch`: a resumed run's), each batch of one
     size in `sizes` (inclusive range); other splits are fixed, of size
     `sizes[1]`. `data_dir`, `augment`, `cache_dir` are unused (generated)."""
     lo, hi = sizes
@@ -68,12 +70,11 @@ def dataset(kind, split, data_dir=None, batch_size=128, augment=False, seed=0, l
         raise ValueError(f"`sizes` must be (low, high) with 2 <= low <= high; received {sizes}.")
     count = limit or (train_examples if split == "train" else validation_examples)
     batches = -(-count // batch_size)
-    epochs_drawn = [0]
+    epochs = EpochCounter(first_epoch)
 
     def generate():
         if split == "train":
-            epoch, epochs_drawn[0] = epochs_drawn[0], epochs_drawn[0] + 1
-            rng = np.random.default_rng([seed, pt.SPLITS[split], epoch])
+            rng = np.random.default_rng([seed, pt.SPLITS[split], epochs.draw()])
         else:  # the same for every training seed
             rng = np.random.default_rng([0, pt.SPLITS[split], hi])
         for _ in range(batches):

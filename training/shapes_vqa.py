@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from training.epochs import resumed_seed
 from zoo.vqa_shapes import ANSWERS, COLOURS, DIRECTIONS, GRID, IMAGE_SIZE, PUNCTUATION, SHAPES, WORDS
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
@@ -223,17 +224,19 @@ def _arrays(split, examples, seed, cache_dir):
 
 
 def dataset(split, data_dir=None, batch_size=64, augment=False, seed=0, limit=None,
-            cache_dir="runs/tfds", shuffle=None, examples=None):
+            cache_dir="runs/tfds", shuffle=None, examples=None, first_epoch=0):
     """({"image" float32 [B, 48, 48, 3], "question_ids" int32 [B, W]}, answer int64)
     batches; the data (seed 0) is the same for every training seed, which
-    only shuffles. `data_dir` and `augment` are unused: the task is generated."""
+    only shuffles (with another seed for a run resumed at `first_epoch`, see
+    `training/epochs.py`). `data_dir` and `augment` are unused: the task is generated."""
     images, questions, answers, _ = _arrays(split, examples, 0, cache_dir)
     images, answers = images[:limit], answers[:limit]
     ids = question_ids(questions[: len(answers)])
     ds = tf.data.Dataset.from_tensor_slices(
         ({"image": images, "question_ids": ids}, answers))
     if shuffle if shuffle is not None else split == "train":
-        ds = ds.shuffle(len(answers), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(answers), seed=resumed_seed(seed, first_epoch),
+                        reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(
         lambda x, y: ({"image": tf.cast(x["image"], tf.float32) / 255.0,
                        "question_ids": x["question_ids"]}, y))

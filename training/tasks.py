@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from training import chat_task, mnist
+from training.epochs import EpochCounter, resumed_seed
 
 DATA_ENV = "SPECIALNETS_DATA"
 
@@ -38,8 +39,9 @@ class Task:
     """How to feed and score a zoo model.
 
     `dataset(split, data_dir=, batch_size=, augment=, seed=, limit=,
-    cache_dir=, shuffle=, **options)` gives (inputs, labels) batches for
-    `fit`; `options` come from the preset's `task` dict. `loss` and each of
+    cache_dir=, shuffle=, first_epoch=, **options)` gives (inputs, labels)
+    batches for `fit`; `first_epoch` is the epoch a resumed run starts at
+    (`training/epochs.py`); `options` come from the preset's `task` dict. `loss` and each of
     `metrics` is a Keras name or a zero-argument factory. `held_out(split,
     data_dir=, cache_dir=, **options)` gives (inputs by serving name,
     labels) and `score(outputs, inputs, labels)` the figures (an "error"
@@ -78,12 +80,15 @@ def mnist_dataset(
     limit=None,
     cache_dir="runs/tfds",
     shuffle=None,
+    first_epoch=0,
 ):
     """(image float32 [28, 28, 1] in [0, 1], label int64) batches of MNIST.
 
     `augment` applies random shifts of up to 2 pixels and rotations of up to
-    10 degrees, drawn anew every epoch from `seed`.
+    10 degrees, drawn anew every epoch from `seed` (another one for a run
+    resumed at `first_epoch`, see `training/epochs.py`).
     """
+    seed = resumed_seed(seed, first_epoch)
     builder = mnist.builder(resolve_data_dir(data_dir), cache_dir)
     ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=False)
     if limit:
@@ -121,11 +126,12 @@ def mnist_rts_dataset(
     cache_dir="runs/tfds",
     shuffle=None,
     variant="RTS",
+    first_epoch=0,
 ):
     """(image float32 [S, S, 1], label int64) batches of distorted MNIST.
 
     The training split draws fresh distortions every epoch (from `seed` and
-    the epoch number); other splits are distorted once, the same way for
+    the epoch number, counted from `first_epoch`: a resumed run's); other splits are distorted once, the same way for
     every training seed. `augment` and `cache_dir` are unused: the
     distortion is the augmentation, and it is cheap enough to draw anew.
     """
@@ -139,11 +145,10 @@ def mnist_rts_dataset(
             images[indices], variant, DISTORTION_SEED, split, indices=indices)
         ds = tf.data.Dataset.from_tensor_slices((distorted, labels[indices].astype(np.int64)))
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    epochs_drawn = [0]
+    epochs = EpochCounter(first_epoch)
 
     def one_epoch():
-        epoch = epochs_drawn[0]
-        epochs_drawn[0] += 1
+        epoch = epochs.draw()
         distorted, _ = distorted_mnist.distort(
             images[indices], variant, seed, split, epoch=epoch, indices=indices)
         order = np.random.default_rng([seed, epoch]).permutation(len(indices))

@@ -91,7 +91,17 @@ def load_run_model(run_dir):
                              run_dir / "final.weights.h5")
 
 
-def _dataset(task, split, args, preset, augment=False, limit=None):
+def resumed_epoch(run_dir):
+    """The epoch an interrupted run in `run_dir` resumes at (0: none)."""
+    path = Path(run_dir) / "backup" / "training_metadata.json"
+    try:
+        return int(json.loads(path.read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0  # no backup, or one Keras itself will reject or replace
+
+
+def _dataset(task, split, args, preset, augment=False, limit=None, first_epoch=0):
+    extra = {"first_epoch": first_epoch} if first_epoch else {}
     return task.dataset(
         split,
         data_dir=args["data_dir"],
@@ -100,6 +110,7 @@ def _dataset(task, split, args, preset, augment=False, limit=None):
         seed=args["seed"],
         limit=limit,
         cache_dir=args["cache_dir"],
+        **extra,
         **preset.task,
     )
 
@@ -139,7 +150,9 @@ def train(
     training_overrides=None,
     task_overrides=None,
 ):
-    """Trains zoo model `name` with `preset`; resumes an interrupted run.
+    """Trains zoo model `name` with `preset`; resumes an interrupted run
+    (weights, optimizer and epoch from its backup; its training data goes on
+    from that epoch too, see `training/epochs.py`).
 
     `training_overrides` change training fields of the preset
     (`learning_rate`, `optimizer`, `halve_every`, `clipnorm`, ...; also a
@@ -170,7 +183,10 @@ def train(
     args = dict(data_dir=data_dir, seed=seed, cache_dir=cache_dir)
 
     keras.utils.set_random_seed(seed)
-    train_ds = _dataset(task, "train", args, config, config.augment, config.train_limit)
+    # A resumed run's data continues from the epoch it resumes at (training/epochs.py).
+    first_epoch = resumed_epoch(run_dir)
+    train_ds = _dataset(task, "train", args, config, config.augment, config.train_limit,
+                        first_epoch)
     val_ds = _dataset(task, "validation", args, config)
     steps = int(train_ds.cardinality())
     keras.utils.set_random_seed(seed)  # again: preparing data may draw from `random`
@@ -277,7 +293,8 @@ def _with_training_overrides(config, overrides):
 
 
 # What `train` itself passes to a task's `dataset`: not task options.
-DATASET_ARGUMENTS = ("split", "data_dir", "batch_size", "augment", "seed", "limit", "cache_dir", "shuffle")
+DATASET_ARGUMENTS = ("split", "data_dir", "batch_size", "augment", "seed", "limit", "cache_dir", "shuffle",
+                     "first_epoch")
 
 
 def _options(function):
