@@ -65,6 +65,7 @@ def cmd_train(args):
         init_weights=args.init_weights,
         training_overrides=_overrides(args.train_set, "--train-set"),
         task_overrides=_overrides(args.task_set, "--task-set"),
+        held_out_every=args.held_out_every,
     )
     print(json.dumps(info["metrics"], indent=2))
     if args.publish:
@@ -206,6 +207,9 @@ def parser():
     p.add_argument("--init-weights", metavar="PATH",
                    help="start from this .weights.h5 of the same model (fresh optimizer, no "
                         "linear start), e.g. a finished run's final weights, to train on")
+    p.add_argument("--held-out-every", type=int, metavar="N",
+                   help="score the held-out split every N epochs into RUN_DIR/held_out.jsonl "
+                        "(e.g. bAbI's per-task errors; default: the preset's, 0: never)")
     p.add_argument("--publish", action="store_true", help="copy the weights into zoo/weights")
     p.set_defaults(func=cmd_train)
 

@@ -190,6 +190,28 @@ def test_a_run_on_some_tasks_is_trained_and_scored_on_those_only(tmp_path):
                     task_overrides={"tasks": [21]})
 
 
+def test_a_run_logs_per_task_errors_during_training(tmp_path):
+    from exports import cli
+    from training import train
+
+    fixtures = Path(__file__).parent / "fixtures"
+    run_dir = tmp_path / "run"
+    cli.main(["train", "memn2n_babi", "--preset", "smoke", "--data-dir", str(fixtures), "--run-dir",
+              str(run_dir), "--verbose", "0", "--epochs", "2", "--held-out-every", "1",
+              "--task-set", "tasks=[1,8]"])
+    lines = [json.loads(line) for line in (run_dir / "held_out.jsonl").read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [0, 1]
+    final = json.loads((run_dir / "metrics.json").read_text())["metrics"]["held_out"]
+    assert lines[-1] == {"epoch": 1, **final}  # the last epoch's line is the final weights' figures
+    assert sorted(final["task_errors"], key=int) == ["1", "8"]
+    assert list((run_dir / "logs" / "held_out").iterdir())
+    with pytest.raises(ValueError, match="`held_out_every` must be an int >= 0"):
+        train.train("memn2n_babi", preset="smoke", data_dir=fixtures, run_dir=tmp_path / "x",
+                    task_overrides={"tasks": [1, 8]}, held_out_every=-1)
+    assert zoo.get("memn2n_babi").preset("paper").held_out_every == 5
+    assert zoo.get("memn2n_babi").preset("smoke").held_out_every == 0
+
+
 def test_committed_vocabulary_is_the_data_s(data_dir):
     examples = [e for size in babi.SIZES for e in babi.load(data_dir, size=size)]
     assert babi_tasks.vocabulary_of(examples) == memn2n.vocabulary()

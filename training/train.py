@@ -14,6 +14,7 @@ import zoo
 from custom_layers import LinearStart
 from zoo import registry
 from training import tasks
+from training.held_out_log import HeldOutLog
 
 
 def atomic_write_text(path, text):
@@ -128,12 +129,22 @@ def serve_locally(entry, model, inputs, batch_size=256):
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-def held_out_scores(entry, model, split="validation", data_dir=None, cache_dir="runs/tfds", **options):
-    """The task's figures for `model`'s serving outputs on held-out data."""
+def held_out_scorer(entry, split="validation", data_dir=None, cache_dir="runs/tfds", **options):
+    """model -> the task's figures for its serving outputs on held-out data
+    (the data read once)."""
     task = tasks.get(entry.task)
     inputs, labels = held_out_arrays(entry.name, data_dir, split, cache_dir, **options)
-    outputs = serve_locally(entry, model, inputs)
-    return {"split": split, "examples": int(len(labels)), **task.scores(outputs, inputs, labels)}
+
+    def score(model):
+        outputs = serve_locally(entry, model, inputs)
+        return {"split": split, "examples": int(len(labels)), **task.scores(outputs, inputs, labels)}
+
+    return score
+
+
+def held_out_scores(entry, model, split="validation", data_dir=None, cache_dir="runs/tfds", **options):
+    """The task's figures for `model`'s serving outputs on held-out data."""
+    return held_out_scorer(entry, split, data_dir, cache_dir, **options)(model)
 
 
 def train(
@@ -149,6 +160,7 @@ def train(
     init_weights=None,
     training_overrides=None,
     task_overrides=None,
+    held_out_every=None,
 ):
     """Trains zoo model `name` with `preset`; resumes an interrupted run
     (weights, optimizer and epoch from its backup; its training data goes on
@@ -168,13 +180,19 @@ def train(
     `runs/<name>-<preset>`): `backup/` (resume
     state, removed when training ends), `logs/` (TensorBoard), `history.csv`,
     `best.weights.h5` (lowest validation loss), `final.weights.h5` and
-    `metrics.json` (validation loss and error of the final weights).
+    `metrics.json` (validation loss and error of the final weights), and,
+    every `held_out_every` epochs (None: the preset's; 0: never) of a task
+    with held-out scoring, `held_out.jsonl` (`training/held_out_log.py`).
     Returns the metrics dict.
     """
     entry = zoo.get(name)
     config = _with_training_overrides(entry.preset(preset), training_overrides)
     task = tasks.get(entry.task)
     config = _with_task_overrides(task, config, task_overrides)
+    held_out_every = config.held_out_every if held_out_every is None else held_out_every
+    if isinstance(held_out_every, bool) or not isinstance(held_out_every, int) or held_out_every < 0:
+        raise ValueError(f"`held_out_every` must be an int >= 0 (epochs; 0: never); "
+                         f"received {held_out_every!r}.")
     if task.needs_data:
         tasks.resolve_data_dir(data_dir)  # fail early, before building anything
     run_dir = Path(run_dir or f"runs/{name}-{preset}")
@@ -220,6 +238,11 @@ def train(
         *[c for c in (task.callbacks(config) if task.callbacks else [])
           if not (init_weights and isinstance(c, LinearStart))],  # trained: no linear start
     ]
+    if held_out_every and task.held_out is not None:
+        score = held_out_scorer(entry, data_dir=data_dir, cache_dir=cache_dir,
+                                **held_out_options(name, task_overrides))
+        callbacks.append(HeldOutLog(run_dir / "held_out.jsonl", held_out_every, score,
+                                    summary_dir=run_dir / "logs" / "held_out"))
     final = run_dir / "final.weights.h5"
     if final.exists() and not (run_dir / "metrics.json").exists():
         # Trained, but stopped before its figures were written: finish it.

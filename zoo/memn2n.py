@@ -192,6 +192,7 @@ def _presets(size, tying, depth, epochs, linear_start_epochs=None, null_slot=Fal
         "paper": registry.Preset(
             model=model, epochs=epochs, batch_size=32, learning_rate=5e-3, clipnorm=40.0, jit_compile=True,
             task=dict(size=size, random_noise=0.1), linear_start_epochs=linear_start_epochs,
+            held_out_every=5,  # per-task validation errors in the run's held_out.jsonl
             description=f"PE LS RN{' LW' if tying == 'layerwise' else ''}, 3 hops, d={depth}, "
                         "joint over the 20 tasks"
                         + (f"; {linear_start_epochs} linear epochs" if linear_start_epochs else "")

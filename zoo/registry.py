@@ -39,6 +39,7 @@ class Preset:
     halve_every: int | None = None  # epochs between halvings of the learning rate; None: cosine decay
     linear_start_epochs: int | None = None  # memory networks: linear epochs (None: by validation loss)
     jit_compile: bool = False  # XLA train step; Keras's "auto" leaves it off on CPU-only machines
+    held_out_every: int = 0  # epochs between held-out scorings logged during training (0: none)
 
 
 @dataclasses.dataclass(frozen=True)
