@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from training import held_out_log
 from training.held_out_log import HeldOutLog, numeric_figures
 
 
@@ -56,3 +57,23 @@ def test_numeric_figures_flatten_nested_dicts_and_drop_the_rest():
                "task_errors": {"3": 0.5, "19": 0.0}}
     assert numeric_figures(figures) == {"error": 0.25, "failed_tasks": 2.0, "task_errors/3": 0.5,
                                         "task_errors/19": 0.0}
+
+
+def test_the_log_prints_as_a_table_of_chosen_figures(tmp_path, capsys):
+    lines = [{"epoch": 4, "split": "validation", "error": 0.415, "failed_tasks": 18,
+              "task_errors": {"19": 0.895}},
+             {"epoch": 9, "split": "validation", "error": 0.388, "failed_tasks": 17,
+              "task_errors": {"19": 0.5}}]
+    (tmp_path / "held_out.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    held_out_log.main([str(tmp_path), "--columns", "error", "task_errors/19"])
+    assert capsys.readouterr().out.splitlines() == [
+        "| epoch | error | task_errors/19 |", "| --- | --- | --- |",
+        "| 4 | 41.5% | 89.5% |", "| 9 | 38.8% | 50.0% |"]
+    held_out_log.main([str(tmp_path)])
+    assert capsys.readouterr().out.splitlines()[2] == "| 4 | 41.5% | 18 |"
+    with pytest.raises(SystemExit):
+        held_out_log.main([str(tmp_path), "--columns", "task_errors/21"])
+    assert "no figure ['task_errors/21'] in the log; it has ['error'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        held_out_log.main([str(tmp_path / "none")])
+    assert "logged no held-out figures" in capsys.readouterr().err

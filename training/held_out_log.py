@@ -8,9 +8,12 @@ error of each task, their mean, the failed tasks), and appends them to
     {"epoch": 5, "split": "validation", "error": 0.31, "task_errors": {"19": 0.86, ...}, ...}
 
 and to TensorBoard (`logs/held_out`). Whether a restart is learning a hard
-task shows long before it ends.
+task shows long before it ends. As a table:
+
+    python -m training.held_out_log RUN_DIR [--columns task_errors/19 ...]
 """
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -76,3 +79,49 @@ class HeldOutLog(keras.callbacks.Callback):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+
+def read(path):
+    """The lines of a `held_out.jsonl`, as dicts."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def table(lines, columns=None):
+    """A Markdown table of `columns` (flattened names, see `numeric_figures`;
+    default: error and failed_tasks) by epoch (counted from 0, as in
+    history.csv); errors in percent."""
+    flat = [numeric_figures(line) for line in lines]
+    columns = columns or [c for c in ("error", "failed_tasks") if any(c in f for f in flat)]
+    unknown = sorted({c for c in columns if not any(c in f for f in flat)})
+    if unknown:
+        known = sorted({c for f in flat for c in f} - {"epoch"}, key=lambda c: (len(c), c))
+        raise ValueError(f"`columns`: no figure {unknown} in the log; it has {known}.")
+
+    def cell(name, figures):
+        if name not in figures:
+            return ""
+        value = figures[name]
+        return f"{value:.1%}" if "error" in name else f"{value:g}"
+
+    rows = [["epoch", *columns], ["---"] * (len(columns) + 1)]
+    rows += [[str(int(f["epoch"])), *(cell(c, f) for c in columns)] for f in flat]
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="A run's held-out figures by epoch (held_out.jsonl).")
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("--columns", nargs="+", metavar="NAME",
+                        help="e.g. error failed_tasks task_errors/19 (default: error, failed_tasks)")
+    args = parser.parse_args(argv)
+    path = Path(args.run_dir) / "held_out.jsonl"
+    if not path.is_file():
+        parser.error(f"{path} does not exist: the run logged no held-out figures (--held-out-every).")
+    try:
+        print(table(read(path), args.columns))
+    except ValueError as error:
+        parser.error(str(error))
+
+
+if __name__ == "__main__":
+    main()
