@@ -212,6 +212,29 @@ def test_a_run_logs_per_task_errors_during_training(tmp_path):
     assert zoo.get("memn2n_babi").preset("smoke").held_out_every == 0
 
 
+def test_held_out_figures_are_of_the_model_each_epoch_trained(tmp_path, monkeypatch):
+    # Linear start puts the softmaxes back at an epoch's end: the log must score before that,
+    # the model the epoch trained (as history.csv's val_loss is).
+    from custom_layers import LinearStart
+    from training import train
+    from training.held_out_log import HeldOutLog
+
+    class Fitted(Exception):
+        pass
+
+    def fit(self, *args, callbacks=(), **kwargs):
+        order.extend(type(c) for c in callbacks)
+        raise Fitted
+
+    order = []
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    with pytest.raises(Fitted):
+        train.train("memn2n_babi", preset="smoke", data_dir=Path(__file__).parent / "fixtures",
+                    run_dir=tmp_path / "run", task_overrides={"tasks": [1]}, held_out_every=1,
+                    training_overrides={"linear_start_epochs": 1})
+    assert order.index(HeldOutLog) < order.index(LinearStart)
+
+
 def test_committed_vocabulary_is_the_data_s(data_dir):
     examples = [e for size in babi.SIZES for e in babi.load(data_dir, size=size)]
     assert babi_tasks.vocabulary_of(examples) == memn2n.vocabulary()

@@ -235,14 +235,16 @@ def train(
             monitor="val_loss",
         ),
         EpochLog(run_dir / "epochs.log"),
-        *[c for c in (task.callbacks(config) if task.callbacks else [])
-          if not (init_weights and isinstance(c, LinearStart))],  # trained: no linear start
     ]
     if held_out_every and task.held_out is not None:
         score = held_out_scorer(entry, data_dir=data_dir, cache_dir=cache_dir,
                                 **held_out_options(name, task_overrides))
+        # Before the task's callbacks: it scores the model the epoch trained, as val_loss does
+        # (linear start puts the softmaxes back at an epoch's end).
         callbacks.append(HeldOutLog(run_dir / "held_out.jsonl", held_out_every, score,
                                     summary_dir=run_dir / "logs" / "held_out"))
+    callbacks += [c for c in (task.callbacks(config) if task.callbacks else [])
+                  if not (init_weights and isinstance(c, LinearStart))]  # trained: no linear start
     final = run_dir / "final.weights.h5"
     if final.exists() and not (run_dir / "metrics.json").exists():
         # Trained, but stopped before its figures were written: finish it.
