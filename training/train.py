@@ -236,9 +236,9 @@ def train(
         ),
         EpochLog(run_dir / "epochs.log"),
     ]
-    if held_out_every and task.held_out is not None:
-        score = held_out_scorer(entry, data_dir=data_dir, cache_dir=cache_dir,
-                                **held_out_options(name, task_overrides))
+    score = None if task.held_out is None else held_out_scorer(
+        entry, data_dir=data_dir, cache_dir=cache_dir, **held_out_options(name, task_overrides))
+    if held_out_every and score is not None:
         # Before the task's callbacks: it scores the model the epoch trained, as val_loss does
         # (linear start puts the softmaxes back at an epoch's end).
         callbacks.append(HeldOutLog(run_dir / "held_out.jsonl", held_out_every, score,
@@ -267,9 +267,8 @@ def train(
             "examples": int(sum(len(y) for _, y in val_ds)),
         }
     }
-    if task.held_out is not None:
-        metrics["held_out"] = held_out_scores(entry, model, data_dir=data_dir, cache_dir=cache_dir,
-                                              **held_out_options(name, task_overrides))
+    if score is not None:
+        metrics["held_out"] = score(model)
     command = ["specialnets", "train", name, "--preset", preset, "--seed", str(seed)]
     for flag, overrides in (("--set", model_overrides), ("--train-set", training_overrides),
                             ("--task-set", task_overrides)):
