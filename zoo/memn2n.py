@@ -238,7 +238,7 @@ MEMN2N_BABI_10K = registry.register(
         serving_fn=serving_fn,
         example_inputs=_examples,
         paper_result="4.2% mean error, 3 failed tasks, PE LS LW RN joint on the 10k sets",
-        weights_sha256="39f7e27e4f5538496953135823525298dee5c6d6883ff5e8bedc7230b4a77535",
+        weights_sha256="66488c1fb741a19c08a859967866892a62d89db3de9df5f847a17207288b46aa",
         summary="The same with layer-wise tying, on the 10k sets (task 3: its 1k file)",
     )
 )
