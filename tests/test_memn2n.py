@@ -176,6 +176,7 @@ def test_a_run_on_some_tasks_is_trained_and_scored_on_those_only(tmp_path):
     info = json.loads((run_dir / "metrics.json").read_text())
     assert info["task_overrides"] == {"tasks": [8]}
     assert info["command"].endswith("--task-set 'tasks=[8]'")
+    assert info["data"].endswith("changed by --task-set: {'tasks': [8]}")
     # the fixture's qa8 has 3 validation questions and no other task is scored
     held_out = info["metrics"]["held_out"]
     assert list(held_out["task_errors"]) == ["8"] and held_out["examples"] == 3

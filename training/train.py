@@ -289,7 +289,7 @@ def train(
         "epochs": epochs,
         "seed": seed,
         "command": shlex.join(command),
-        "data": task.description,
+        "data": task.description + (f"; changed by --task-set: {task_overrides}" if task_overrides else ""),
         "metrics": metrics,
         "parameters": int(model.count_params()),
     }
