@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import zoo
 from training import mnist, tasks, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -188,6 +189,34 @@ def test_a_variant_is_recorded_and_never_published(tmp_path):
         train.publish("pointer_sort", run_dir)
     with pytest.raises(ValueError, match=r"has no builder argument \['depth'\]"):
         train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "x", model_overrides={"depth": 3})
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_published_weights_are_their_paper_preset_as_it_is_now(name):
+    entry = zoo.get(name)
+    info = json.loads(entry.weights_info_path.read_text())
+    assert info["preset"] == "paper"
+    assert info["model_config"] == entry.preset("paper").model
+    assert train.changes_to_paper_preset(entry, info) == {}
+
+
+def test_only_overrides_that_differ_from_the_paper_preset_are_changes(tmp_path):
+    entry = zoo.get("memn2n_babi_10k")
+    paper = entry.preset("paper")
+    run = {"preset": "paper", "model_config": paper.model, "epochs": paper.epochs, "init_weights": None,
+           "model_overrides": {"tying": paper.model["tying"]}, "task_overrides": {"size": "10k"},
+           "training_overrides": {"learning_rate": paper.learning_rate}}
+    assert train.changes_to_paper_preset(entry, run) == {}
+    changed = {**run, "model_overrides": {"tying": "other", "hops": 3}, "task_overrides": {"tasks": [16]},
+               "training_overrides": {"clipnorm": 1.0}, "epochs": 9, "init_weights": "w.h5"}
+    assert train.changes_to_paper_preset(entry, changed) == {
+        "tying": "other", "tasks": [16], "clipnorm": 1.0, "epochs": 9, "init_weights": "w.h5"}
+    # a run of an earlier paper preset, with no overrides, is not the preset either
+    run_dir = tmp_path / "earlier"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({**run, "model_config": {**paper.model, "depth": 20}}))
+    with pytest.raises(ValueError, match="the preset changed after the run"):
+        train.publish("memn2n_babi_10k", run_dir)
 
 
 def test_init_weights_continues_a_finished_run(tmp_path):

@@ -364,14 +364,31 @@ def _optimizer(config, total_steps, steps_per_epoch):
     return keras.optimizers.Adam(schedule, clipnorm=config.clipnorm)
 
 
+def changes_to_paper_preset(entry, info):
+    """What a run recorded by `metrics.json` (`info`) set to other values
+    than `entry`'s `paper` preset has now: its overrides that differ from
+    the preset (an override equal to the preset's value changes nothing),
+    other epochs, and weights it started from."""
+    preset = entry.preset("paper")
+    current = {"model_overrides": preset.model, "task_overrides": preset.task,
+               "training_overrides": {field: getattr(preset, field) for field in TRAINING_FIELDS}}
+    changed = {key: value for record, values in current.items()
+               for key, value in (info.get(record) or {}).items()
+               if key not in values or values[key] != value}
+    if info.get("epochs", preset.epochs) != preset.epochs:
+        changed["epochs"] = info["epochs"]
+    if info.get("init_weights"):
+        changed["init_weights"] = info["init_weights"]
+    return changed
+
+
 def publish(name, run_dir, extra=None):
     """Copies a finished run's final weights and metrics (and `extra`, a
     dict) into the zoo."""
     entry = zoo.get(name)
     run_dir = Path(run_dir)
     info = json.loads((run_dir / "metrics.json").read_text())
-    changed = {**info.get("model_overrides", {}), **info.get("training_overrides", {}),
-               **info.get("task_overrides", {})}
+    changed = changes_to_paper_preset(entry, info)
     if changed:
         raise ValueError(
             f"{run_dir} changed the model or its training ({changed}): pretrained weights are "
@@ -381,6 +398,11 @@ def publish(name, run_dir, extra=None):
         raise ValueError(
             f"Only `paper` runs become pretrained weights; {run_dir} is "
             f"preset {info['preset']!r}."
+        )
+    if info["model_config"] != entry.preset("paper").model:
+        raise ValueError(
+            f"{run_dir} trained the model {info['model_config']}, which is not the `paper` preset's "
+            f"as it is now ({entry.preset('paper').model}): the preset changed after the run."
         )
     # Through an uncompiled model: the run's file also holds the optimizer's state.
     model = entry.builder(**info["model_config"])
