@@ -149,6 +149,28 @@ def test_random_noise_moves_the_ages_the_temporal_encoding_reads():
     assert any(not np.allclose(clean[w], jittered[w]) for w in clean)
 
 
+def test_balance_tasks_repeats_a_small_task_toward_the_largest():
+    def examples(task, n):
+        return [babi.Example(("s",), f"q{i}", "a", (), task, i, "train", "f") for i in range(n)]
+
+    out = babi_tasks.balanced(examples(1, 10) + examples(3, 3) + examples(5, 4))
+    counts = {task: sum(e.task == task for e in out) for task in (1, 3, 5)}
+    assert counts == {1: 10, 3: 9, 5: 8}
+    assert sorted(e.question for e in out if e.task == 3) == ["q0"] * 3 + ["q1"] * 3 + ["q2"] * 3
+
+    def batches(split, balance_tasks):
+        # the fixture's first 7 training questions: 5 of qa1, 2 of qa8
+        ds = babi_tasks.dataset(split, Path(__file__).parent / "fixtures", batch_size=1, limit=7,
+                                tasks=[1, 8], balance_tasks=balance_tasks)
+        return [int(answer[0]) for _, answer in ds.as_numpy_iterator()]
+
+    plain, balanced = batches("train", False), batches("train", True)
+    assert len(plain) == 7 and len(balanced) == 9 and sorted(set(balanced)) == sorted(set(plain))
+    assert batches("validation", True) == batches("validation", False)
+    with pytest.raises(ValueError, match="`balance_tasks` must be true or false"):
+        batches("train", "yes")
+
+
 def test_scores_per_task():
     labels = np.array([(1, "yes"), (1, "no"), (2, "n,w"), (2, "garden")], dtype=babi_tasks.LABELS)
     outputs = {"answer": np.array([b"yes", b"yes", b"n,w", b"garden"])}

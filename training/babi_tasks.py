@@ -90,15 +90,33 @@ def task_numbers(tasks):
     return tuple(sorted(numbers))
 
 
+def balanced(examples):
+    """`examples` with each task's repeated a whole number of times, as near
+    the largest task's count as that allows (10k here: task 3's 1k file ten
+    times)."""
+    counts = {}
+    for example in examples:
+        counts[example.task] = counts.get(example.task, 0) + 1
+    largest = max(counts.values(), default=0)
+    return [example for task in counts for _ in range(largest // counts[task])
+            for example in examples if example.task == task]
+
+
 def dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, limit=None,
-            cache_dir=None, shuffle=None, size="1k", random_noise=0.0, tasks=None, first_epoch=0):
+            cache_dir=None, shuffle=None, size="1k", random_noise=0.0, tasks=None, first_epoch=0,
+            balance_tasks=False):
     """({"story_ids", "question_ids"}, answer class) batches of `tasks`
     (default: the 20, jointly); the training split is shuffled (and given
     `random_noise` empty memories) anew every epoch e from `(seed, e)`, e
-    counted from `first_epoch` (a resumed run's)."""
+    counted from `first_epoch` (a resumed run's). `balance_tasks`: the
+    training split repeats each task's questions (`balanced`)."""
+    if not isinstance(balance_tasks, bool):
+        raise ValueError(f"`balance_tasks` must be true or false; received {balance_tasks!r}.")
     examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size,
                          files=babi.files_of(split))
     examples = babi.split_examples(examples, split)[:limit]
+    if balance_tasks and split == "train":
+        examples = balanced(examples)
     story, question, answer = encode(examples)
     if split != "train":
         ds = tf.data.Dataset.from_tensor_slices(({"story_ids": story, "question_ids": question},
