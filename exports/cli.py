@@ -87,7 +87,12 @@ def cmd_pick(args):
 
 
 def cmd_evaluate(args):
+    import zoo
+
     name = _zoo_name(args.name)
+    if args.split == "beyond_1k" and zoo.get(name).task != "babi":
+        raise UsageError(f"--split beyond_1k (the 10k bAbI files' stories after the 1k files') "
+                         f"scores the models trained on the 1k bAbI files; {name} is not one.")
     options = {"size": args.size} if args.size else {}
     if args.export:
         from exports import verify
@@ -229,7 +234,8 @@ def parser():
     p.add_argument("--export", help="evaluate this SavedModel directory, loaded without project code")
     p.add_argument("--data-dir", help="data directory (default: $SPECIALNETS_DATA)")
     p.add_argument("--split", default="validation",
-                   choices=["train", "validation", "test", "all"])
+                   choices=["train", "validation", "test", "all", "beyond_1k"],
+                   help="beyond_1k: bAbI 1k models, on the 10k files' stories they never saw")
     p.add_argument("--size", type=int,
                    help="generated tasks: the number of elements per example (e.g. pointer_hull 50)")
     p.add_argument("--cache-dir", default="runs/tfds")

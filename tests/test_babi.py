@@ -130,6 +130,26 @@ def test_official_test_files_are_read_whole_as_the_test_split(tmp_path):
         babi.load(FIXTURES, tasks=[1], files="dev")
 
 
+def test_beyond_1k_is_the_10k_files_stories_after_the_1k_files(tmp_path):
+    for size in ("en", "en-10k"):
+        (tmp_path / size).mkdir()
+    more = "1 Mary went to the garden.\n2 Where is Mary? \tgarden\t1\n"
+    (tmp_path / "en" / QA1.name).write_text(QA1.read_text())
+    (tmp_path / "en-10k" / QA1.name).write_text(QA1.read_text() + more)
+    (tmp_path / "en" / QA8.name).write_text(QA8.read_text())  # no 10k file: no stories
+    unseen = babi.load_beyond_1k(tmp_path, tasks=[1, 8])
+    assert [(e.story, e.question, e.answer, e.task, e.split) for e in unseen] == [
+        (("mary went to the garden",), "where is mary", "garden", 1, "beyond_1k")]
+    assert babi.examples_of(tmp_path, "beyond_1k", [1, 8]) == unseen
+    assert babi.examples_of(tmp_path, "validation", [1, 8]) == babi.split_examples(
+        babi.load(tmp_path, [1, 8]), "validation")
+    with pytest.raises(ValueError, match="scores a model trained on the 1k files only"):
+        babi.examples_of(tmp_path, "beyond_1k", [1], size="10k")
+    (tmp_path / "en-10k" / QA1.name).write_text(more + QA1.read_text())
+    with pytest.raises(ValueError, match=r"qa1_single.*expected its first 19 lines to be"):
+        babi.load_beyond_1k(tmp_path, tasks=[1])
+
+
 def test_split_is_deterministic_and_disjoint_by_story():
     examples = babi.load(FIXTURES, tasks=[1, 8])
     train = babi.split_examples(examples, "train")
@@ -172,6 +192,9 @@ def test_real_data_counts(data_dir, tmp_path):
     assert counts == {t: 1000 if t == 3 else 10_000 for t in babi.TASKS}
     assert {e.source for e in large if e.task == 3} == {
         str(babi.task_files(data_dir, [3], "1k")[3])}
+    unseen = collections.Counter(e.task for e in babi.load_beyond_1k(data_dir))
+    # stories that begin in a 1k file are left out (4 questions of tasks 18 and 20)
+    assert unseen == {t: 8996 if t in (18, 20) else 9000 for t in babi.TASKS if t != 3}
     for examples in (small, large):
         for task in babi.TASKS:
             of_task = [e for e in examples if e.task == task]

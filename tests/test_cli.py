@@ -91,6 +91,13 @@ def test_demo_prints_the_table(tmp_path):
     assert '"class_id": 1' in rows["highway_mnist"]
 
 
+def test_beyond_1k_split_is_for_the_babi_1k_models(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["evaluate", "highway_mnist", "--split", "beyond_1k"])
+    assert exit_.value.code == 2
+    assert "highway_mnist is not one" in capsys.readouterr().err
+
+
 def test_evaluate_a_directory_that_is_no_export(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         cli.main(["evaluate", "highway_mnist", "--export", str(tmp_path)])

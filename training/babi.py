@@ -4,6 +4,7 @@ tensorflow-datasets builder.
     examples = babi.load(data_dir, tasks=range(1, 21), size="1k")
     train = babi.split_examples(examples, "train")
     test = babi.load(data_dir, size="1k", files="test")  # the official test sets
+    unseen = babi.load_beyond_1k(data_dir)  # the 10k files' other stories
     builder = babi.builder(data_dir, "10k", cache_dir="runs/tfds")
 
 Files: `qaN_<name>_train.txt` under `data_dir/babi/en` (1k) or
@@ -15,6 +16,12 @@ official test files (`qaN_<name>_test.txt`, beside the training files; not
 in this project's data) are read with `files="test"`: every question of
 them, the split "test"; a missing 10k test file falls back to
 the 1k one, as a training file does.
+
+The 1k training file of a task is the first 1,000 questions of its 10k file
+(bAbI v1.2). `load_beyond_1k` reads the 10k files' stories after those, the
+split "beyond_1k": about 9,000 questions a task that a model trained on the
+1k files never saw, drawn as the test sets were; tasks without a 10k file of
+their own (qa3 here) have none.
 
 Format: numbered lines; numbering restarts at 1 for a new story. A statement
 line is `N sentence.`; a question line is
@@ -64,6 +71,7 @@ VALIDATION_FRACTION = 0.1
 TASKS = tuple(range(1, 21))
 SIZES = {"1k": "en", "10k": "en-10k"}
 SPLITS = ("train", "validation")  # of the training files
+BEYOND_1K = "beyond_1k"  # the 10k training files' stories that the 1k files do not hold
 FILES = {"train": SPLITS, "test": ("test",)}  # which files hold which splits
 MANUAL_INSTRUCTIONS = (
     "Place the bAbI v1.2 training files in the manual directory: "
@@ -241,6 +249,38 @@ def load(data_dir, tasks=TASKS, size="1k", files="train"):
     split = None if files == "train" else files
     return [example for task, path in task_files(data_dir, tasks, size, files).items()
             for example in parse(path, task, split)]
+
+
+def load_beyond_1k(data_dir, tasks=TASKS):
+    """The examples (split "beyond_1k") of the 10k training files' stories
+    after the 1k files' own, which are the 10k files' first; ValueError where
+    a 1k file is not the start of its 10k file."""
+    small_files = task_files(data_dir, tasks, "1k")
+    examples = []
+    for task, large in task_files(data_dir, tasks, "10k").items():
+        small = small_files[task]
+        if large == small:  # no 10k file of its own
+            continue
+        small_lines = small.read_text(encoding="utf-8").splitlines()
+        if large.read_text(encoding="utf-8").splitlines()[: len(small_lines)] != small_lines:
+            raise ValueError(f"{large}: expected its first {len(small_lines)} lines to be "
+                             f"{small} (a bAbI v1.2 1k file is the start of its 10k file).")
+        seen = sum(line.startswith("1 ") for line in small_lines)  # stories of the 1k file
+        examples += [dataclasses.replace(example, split=BEYOND_1K)
+                     for example in parse(large, task) if example.story_id >= seen]
+    return examples
+
+
+def examples_of(data_dir, split, tasks=TASKS, size="1k"):
+    """The examples of `split`: "train" or "validation" of the `size`
+    training files, "test" of the test files, or "beyond_1k" (for a model
+    trained on the 1k files, `size="1k"`)."""
+    if split == BEYOND_1K:
+        if size != "1k":
+            raise ValueError(f"split {BEYOND_1K!r} holds the 10k files' training stories: it "
+                             f"scores a model trained on the 1k files only; received size={size!r}.")
+        return load_beyond_1k(data_dir, tasks)
+    return split_examples(load(data_dir, tasks, size, files=files_of(split)), split)
 
 
 def files_of(split):

@@ -112,9 +112,7 @@ def dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, limit=No
     training split repeats each task's questions (`balanced`)."""
     if not isinstance(balance_tasks, bool):
         raise ValueError(f"`balance_tasks` must be true or false; received {balance_tasks!r}.")
-    examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size,
-                         files=babi.files_of(split))
-    examples = babi.split_examples(examples, split)[:limit]
+    examples = babi.examples_of(_data_dir(data_dir), split, task_numbers(tasks), size)[:limit]
     if balance_tasks and split == "train":
         examples = balanced(examples)
     story, question, answer = encode(examples)
@@ -147,9 +145,7 @@ LABELS = np.dtype([("task", np.int32), ("answer", object)])
 def held_out(split, data_dir=None, cache_dir=None, size="1k", tasks=None, **options):
     """({"story": str [N, 50] ("" padding), "question": str [N]}, labels with
     fields task and answer) of `split`, of `tasks` (default: the 20)."""
-    examples = babi.load(_data_dir(data_dir), tasks=task_numbers(tasks), size=size,
-                         files=babi.files_of(split))
-    examples = babi.split_examples(examples, split)
+    examples = babi.examples_of(_data_dir(data_dir), split, task_numbers(tasks), size)
     story = np.full((len(examples), memn2n.MEMORY_SIZE), "", dtype=object)
     for n, example in enumerate(examples):
         story[n, : len(example.story)] = example.story
