@@ -163,7 +163,7 @@ def test_depth_study_prints_the_best_run_per_configuration(tiny_data_dir, tmp_pa
     assert len(runs) == 2 * (1 + 2 + 1)  # plain, highway at two biases, residual
 
 
-def test_a_run_stopped_after_its_final_weights_is_finished_without_training(tmp_path):
+def test_a_run_stopped_after_its_final_weights_is_finished_without_training(tmp_path, recwarn):
     from zoo import registry
 
     run_dir = tmp_path / "run"
@@ -176,6 +176,7 @@ def test_a_run_stopped_after_its_final_weights_is_finished_without_training(tmp_
     assert (run_dir / "epochs.log").read_text() == epochs  # no epoch ran again
     assert registry.sha256_of(run_dir / "final.weights.h5") == digest
     assert info["metrics"] == first["metrics"]
+    assert not [w for w in recwarn if "Skipping variable loading" in str(w.message)]
 
 
 def test_a_variant_is_recorded_and_never_published(tmp_path):

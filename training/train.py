@@ -247,7 +247,9 @@ def train(
                   if not (init_weights and isinstance(c, LinearStart))]  # trained: no linear start
     final = run_dir / "final.weights.h5"
     if final.exists() and not (run_dir / "metrics.json").exists():
-        # Trained, but stopped before its figures were written: finish it.
+        # Trained, but stopped before its figures were written: finish it. The file
+        # holds the optimizer's state too, which loads only into built slots.
+        model.optimizer.build(model.trainable_variables)
         model.load_weights(final)
     else:
         model.fit(
