@@ -31,7 +31,9 @@ import tensorflow as tf  # noqa: E402
 
 import zoo  # noqa: E402
 from exports import export  # noqa: E402
-from training import pointer_data, pointer_tasks, tasks  # noqa: E402
+from training import tasks  # noqa: E402
+from training.tasks.pointer import generators as pointer_tasks  # noqa: E402
+from training.tasks.pointer import pipeline as pointer_data  # noqa: E402
 
 KINDS = ("sort", "hull", "tsp")
 

@@ -15,7 +15,7 @@ from exports import export, verify
 def start_server(base, timeout=180):
     """Starts `specialnets serve --port 0` in a subprocess; returns (process, url)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "exports.cli", "serve", "--base", str(base), "--port", "0"],
+        [sys.executable, "-m", "specialnets", "serve", "--base", str(base), "--port", "0"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

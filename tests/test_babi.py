@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from training import babi
+from training.tasks.babi import reader as babi
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

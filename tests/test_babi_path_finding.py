@@ -1,8 +1,8 @@
-"""`training.babi_path_finding`: task 19's two moves, and which side of its sentence each starts on."""
+"""`training.tasks.babi.path_finding`: task 19's two moves, and which side of its sentence each starts on."""
 
 import pytest
 
-from training import babi_path_finding as pf
+from training.tasks.babi import path_finding as pf
 
 STORY = ["the office is east of the hallway", "the kitchen is north of the office",
          "the garden is west of the bedroom", "the office is west of the garden",
@@ -52,7 +52,7 @@ def test_only_babi_models_and_existing_weights_are_reported(capsys, tmp_path):
 
 
 def test_every_task_19_answer_of_the_data_is_its_path(data_dir):
-    from training import babi
+    from training.tasks.babi import reader as babi
 
     examples = [e for size in babi.SIZES for e in babi.load(data_dir, tasks=[19], size=size)]
     counts = pf.tally([e.story for e in examples], [e.question for e in examples],

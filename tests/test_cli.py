@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 
 import zoo
-from exports import cli
+from specialnets import cli
 
 REPO = Path(__file__).resolve().parents[1]
 SUBCOMMANDS = ["list", "train", "evaluate", "export", "serve", "predict", "visualize", "demo"]
 
 
 def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "exports.cli", *map(str, args)], cwd=REPO,
+    return subprocess.run([sys.executable, "-m", "specialnets", *map(str, args)], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from training import chat_task as ct
+from training.tasks import chat as ct
 from training import tasks, train
 from zoo import copy_chat as cc
 

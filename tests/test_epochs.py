@@ -7,8 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import babi_tasks, chat_task, pointer_data, tasks, train
+from training import tasks, train
 from training.epochs import EpochCounter, resumed_seed
+from training.tasks import chat as chat_task
+from training.tasks import mnist as mnist_tasks
+from training.tasks.babi import pipeline as babi_tasks
+from training.tasks.pointer import pipeline as pointer_data
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -43,7 +47,7 @@ def test_resumed_seed_and_epoch_counter():
                                      tasks=[1, 8], first_epoch=first),
     lambda first: pointer_data.dataset("sort", "train", batch_size=8, seed=1, train_examples=16,
                                        sizes=(3, 6), first_epoch=first),
-    lambda first: tasks.mnist_rts_dataset("train", FIXTURES, batch_size=8, seed=1, limit=16,
+    lambda first: mnist_tasks.mnist_rts_dataset("train", FIXTURES, batch_size=8, seed=1, limit=16,
                                           first_epoch=first),
 ], ids=["babi", "pointer", "distorted_mnist"])
 def test_a_pipeline_resumed_at_epoch_2_draws_the_uninterrupted_epochs(make):

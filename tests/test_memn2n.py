@@ -8,7 +8,8 @@ import tensorflow as tf
 
 import zoo
 from custom_layers import MemoryHop
-from training import babi, babi_tasks
+from training.tasks.babi import pipeline as babi_tasks
+from training.tasks.babi import reader as babi
 from zoo import memn2n
 
 EXAMPLES = memn2n._examples
@@ -188,7 +189,7 @@ def test_tasks_option_picks_task_numbers_or_names_the_argument():
 
 
 def test_a_run_on_some_tasks_is_trained_and_scored_on_those_only(tmp_path):
-    from exports import cli
+    from specialnets import cli
     from training import train
 
     fixtures = Path(__file__).parent / "fixtures"
@@ -214,7 +215,7 @@ def test_a_run_on_some_tasks_is_trained_and_scored_on_those_only(tmp_path):
 
 
 def test_a_run_logs_per_task_errors_during_training(tmp_path):
-    from exports import cli
+    from specialnets import cli
     from training import train
 
     fixtures = Path(__file__).parent / "fixtures"
@@ -266,7 +267,7 @@ def test_committed_vocabulary_is_the_data_s(data_dir):
 def test_visualize_writes_the_hop_table(tmp_path, capsys):
     import json
 
-    from exports import cli
+    from specialnets import cli
 
     entry = zoo.get("memn2n_babi")
     run = tmp_path / "run"

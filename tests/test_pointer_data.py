@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training import pointer_data as pdata
-from training import pointer_datasets, pointer_tasks as pt
+from training.tasks.pointer import pipeline as pdata
+from training.tasks.pointer import builders as pointer_datasets
+from training.tasks.pointer import generators as pt
 from zoo import pointer_networks as pn
 
 

@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from training import pointer_data as pdata
+from training.tasks.pointer import pipeline as pdata
 from zoo.pointer_networks import build_pointer_network, serving_fn
 
 RNG = np.random.default_rng(0)

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from training import pointer_tasks as pt
+from training.tasks.pointer import generators as pt
 
 
 def test_examples_are_deterministic_per_seed_split_and_index():

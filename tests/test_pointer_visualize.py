@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 import zoo
-from exports import cli
-from training import pointer_data, visualize
+from specialnets import cli
+from training import visualize
+from training.tasks.pointer import pipeline as pointer_data
 
 
 def smoke_run(name, tmp_path):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from exports import cli
+from specialnets import cli
 from training import restarts, train
 
 

@@ -156,7 +156,7 @@ def test_multi_input_row_format_needs_objects():
 
 
 def test_real_server_process_concurrent_requests(base, tmp_path, capsys):
-    from exports import cli
+    from specialnets import cli
 
     process, url = demo.start_server(base)
     try:

@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 import zoo
-from training import mnist, tasks, train
+from training import tasks, train
+from training.tasks import mnist as mnist_tasks
+from training.tasks.mnist import idx as mnist
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -62,7 +64,7 @@ def test_tfds_builder_splits_and_pipeline(tiny_data_dir, tmp_path):
     builder = mnist.builder(tiny_data_dir, tmp_path)
     assert builder.info.splits["train"].num_examples == 100
     assert builder.info.splits["validation"].num_examples == 1000
-    ds = tasks.mnist_dataset("validation", tiny_data_dir, batch_size=64, cache_dir=tmp_path)
+    ds = mnist_tasks.mnist_dataset("validation", tiny_data_dir, batch_size=64, cache_dir=tmp_path)
     xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
     x, y = np.concatenate(xs), np.concatenate(ys)
     assert x.shape == (1000, 28, 28, 1) and x.dtype == np.float32 and 0 <= x.min() <= x.max() <= 1
@@ -76,7 +78,7 @@ def test_tfds_builder_splits_and_pipeline(tiny_data_dir, tmp_path):
 
 def test_augmented_training_batches_are_seeded(tiny_data_dir, tmp_path):
     def first_batch(seed):
-        ds = tasks.mnist_dataset("train", tiny_data_dir, batch_size=8, augment=True,
+        ds = mnist_tasks.mnist_dataset("train", tiny_data_dir, batch_size=8, augment=True,
                                  seed=seed, cache_dir=tmp_path)
         return next(iter(ds))[0].numpy()
 
@@ -92,7 +94,7 @@ def test_real_mnist_split(data_dir, tmp_path):
 
 def _train_command(run_dir, data_dir, cache_dir, epochs):
     return [
-        sys.executable, "-m", "exports.cli", "train", "highway_mnist", "--preset", "smoke",
+        sys.executable, "-m", "specialnets", "train", "highway_mnist", "--preset", "smoke",
         "--epochs", str(epochs), "--run-dir", str(run_dir), "--data-dir", str(data_dir),
         "--cache-dir", str(cache_dir), "--verbose", "2",
     ]
@@ -150,7 +152,7 @@ def test_unknown_preset_is_a_clear_error(tiny_data_dir):
 
 
 def test_depth_study_prints_the_best_run_per_configuration(tiny_data_dir, tmp_path, capsys):
-    from training import depth_study
+    from training.tasks.mnist import depth_study
 
     out = tmp_path / "study.json"
     depth_study.main(["--data-dir", str(tiny_data_dir), "--depths", "2", "3", "--epochs", "1",

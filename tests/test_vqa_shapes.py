@@ -3,7 +3,7 @@ import pytest
 import tensorflow as tf
 
 from custom_layers import MemoryHop
-from training import shapes_vqa
+from training.tasks import shapes_vqa
 from zoo import vqa_shapes
 
 

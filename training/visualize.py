@@ -143,7 +143,7 @@ def _pointer_figure(kind, model, path, draw_instance, draw_order, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from training import pointer_data
+    from training.tasks.pointer import pipeline as pointer_data
 
     name = f"pointer_{kind}"
     inputs, labels = pointer_data.held_out(kind, "test", size=POINTER_SIZES[kind], examples=4)
@@ -177,7 +177,7 @@ def _label_order(axis, points, sequence):
 
 def visualize_pointer_hull(model, path):
     """Predicted vs exact hulls of 50 points, and where the decoder points."""
-    from training import pointer_data
+    from training.tasks.pointer import pipeline as pointer_data
 
     def draw_instance(axis, points, output, label):
         truth, predicted = label[label >= 0], output["hull"][output["hull"] >= 0]
@@ -211,7 +211,7 @@ def visualize_pointer_hull(model, path):
 
 def visualize_pointer_tsp(model, path):
     """Predicted vs optimal tours of 10 cities, and where the decoder points."""
-    from training import pointer_tasks
+    from training.tasks.pointer import generators as pointer_tasks
 
     def draw_instance(axis, cities, output, label):
         tour, truth = output["tour"], label[label >= 0]

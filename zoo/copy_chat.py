@@ -19,7 +19,7 @@ from zoo import registry
 
 PAD, UNK, START, END = "", "[UNK]", "<start>", "<end>"
 # The fixed vocabulary: every word of the chat task's templates and a few
-# more. Names are never in it (training/chat_task.py checks).
+# more. Names are never in it (training/tasks/chat.py checks).
 VOCABULARY = (PAD, UNK, START, END) + tuple(
     """
     , ! . ? and am are call can do for friends from glad good greetings hello help

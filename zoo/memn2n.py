@@ -13,7 +13,7 @@ from zoo import registry
 VOCABULARY_PATH = Path(__file__).parent / "babi_vocabulary.json"
 MEMORY_SIZE = 50  # the last 50 sentences of a story
 PAD, OOV = "<pad>", "<oov>"
-# Text as the data pipeline writes it (training/babi.py uses these):
+# Text as the data pipeline writes it (training/tasks/babi/reader.py uses these):
 # lower case, these marks turned into spaces, runs of spaces into one.
 PUNCTUATION = r"[.?!,;:]"
 WHITESPACE = r"\s+"

@@ -1,6 +1,6 @@
 """bAbI for `fit` and for scoring: word ids, random noise, per-task errors.
 
-    python -m training.babi_tasks --data-dir DIR   # rewrites zoo/babi_vocabulary.json
+    python -m training.tasks.babi.pipeline --data-dir DIR   # rewrites zoo/babi_vocabulary.json
 
 The vocabulary (input words and answer strings) comes from every 1k and 10k
 training file, and is committed, so the pretrained models need no data.
@@ -12,7 +12,7 @@ import json
 import numpy as np
 import tensorflow as tf
 
-from training import babi
+from training.tasks.babi import reader as babi
 from training.epochs import EpochCounter
 from zoo import memn2n
 
@@ -20,7 +20,7 @@ FAILED_ABOVE = 0.05  # the paper counts a task failed above 5% error
 
 
 def _data_dir(data_dir):
-    from training.tasks import resolve_data_dir  # here: training.tasks imports this module
+    from training.tasks.base import resolve_data_dir
 
     return resolve_data_dir(data_dir)
 

@@ -9,7 +9,7 @@ configuration) and the run with the lowest final training loss is reported.
 Prints a Markdown table of final training loss and validation error (and the
 learning rate that gave them), and writes every curve to a JSON file.
 
-    python -m training.depth_study --data-dir DIR [--epochs 20] [--out FILE]
+    python -m training.tasks.mnist.depth_study --data-dir DIR [--epochs 20] [--out FILE]
 """
 
 import argparse
@@ -23,15 +23,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 
-from training import tasks  # noqa: E402
+from training.tasks import mnist as mnist_tasks  # noqa: E402
 from training.train import atomic_write_text  # noqa: E402
 from zoo.highway_mnist import build_highway_mnist  # noqa: E402
 
 
 def run(kind, depth, width, epochs, learning_rate, data_dir, seed, cache_dir,
         transform_bias, activation):
-    train = tasks.mnist_dataset("train", data_dir, seed=seed, cache_dir=cache_dir)
-    val = tasks.mnist_dataset("validation", data_dir, cache_dir=cache_dir)
+    train = mnist_tasks.mnist_dataset("train", data_dir, seed=seed, cache_dir=cache_dir)
+    val = mnist_tasks.mnist_dataset("validation", data_dir, cache_dir=cache_dir)
     keras.utils.set_random_seed(seed)
     model = build_highway_mnist(depth=depth, width=width, kind=kind,
                                 transform_bias=transform_bias, activation=activation)

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from training.epochs import resumed_seed
+from training.tasks.base import Task
 from zoo import copy_chat
 
 VOCABULARY = copy_chat.VOCABULARY
@@ -206,7 +207,8 @@ class TokenAccuracy(keras.metrics.Mean):
         return super().update_state(correct, sample_weight=real)
 
 
-TASK_FIELDS = dict(  # of training.tasks.Task (TASKS["chat"])
+TASKS = {"chat": Task(  # greetings with unseen names
+    name="chat",
     dataset=chat_dataset,
     loss=loss,
     metrics=(TokenAccuracy,),
@@ -219,7 +221,7 @@ TASK_FIELDS = dict(  # of training.tasks.Task (TASKS["chat"])
     needs_data=False,
     held_out=held_out,
     score=score,
-)
+)}
 
 
 @functools.cache  # tfds registers a builder class by name: define it once
@@ -231,7 +233,7 @@ def _builder_class():
         """Generated greetings and replies with new names (seed 0)."""
 
         VERSION = tfds.core.Version("1.0.0")
-        pkg_dir_path = epath.Path(__file__).parent  # see training/mnist.py
+        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
         _sizes = SIZES  # examples per split; builder() sets its own
 
         def _info(self):

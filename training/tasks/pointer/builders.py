@@ -5,7 +5,7 @@
 
 Example i of a split is `pointer_tasks.rng_for(seed, split, i)`'s draw, so
 a builder of one size holds exactly the held-out cases that
-`training.pointer_data.held_out` scores (seed 0). Labels are in DESIGN.md's
+`training.tasks.pointer.pipeline.held_out` scores (seed 0). Labels are in DESIGN.md's
 canonical order. Training (`specialnets train pointer_*`) draws fresh
 examples every epoch instead; these builders fix a dataset for reuse.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import pointer_tasks as pt
+from training.tasks.pointer import generators as pt
 
 EXAMPLES = {"sort": pt.sort_example, "hull": pt.hull_example, "tsp": pt.tsp_example}
 DEFAULT_EXAMPLES = {"train": 10_000, "validation": 1000, "test": 1000}
@@ -50,7 +50,7 @@ def _builder_class():
 
         VERSION = tfds.core.Version("1.0.0")
         BUILDER_CONFIG_CLASS = PointerTaskConfig
-        pkg_dir_path = epath.Path(__file__).parent  # see training/mnist.py
+        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
 
         def _info(self):
             config = self.builder_config

@@ -1,7 +1,7 @@
 """Where bAbI task 19 (path finding) goes wrong, move by move.
 
-    python -m training.babi_path_finding --data-dir DIR                 # memn2n_babi_10k, pretrained
-    python -m training.babi_path_finding --data-dir DIR --model memn2n_babi --weights RUN/final.weights.h5
+    python -m training.tasks.babi.path_finding --data-dir DIR                 # memn2n_babi_10k, pretrained
+    python -m training.tasks.babi.path_finding --data-dir DIR --model memn2n_babi --weights RUN/final.weights.h5
 
 A task-19 answer is two moves, such as "s,e": from the question's first place
 to a middle one, then on to its second place. Each move is read off one

@@ -327,7 +327,7 @@ def _builder_class():
             BabiConfig(name="en", description="1k training files", size="1k"),
             BabiConfig(name="en-10k", description="10k training files (qa3: 1k)", size="10k"),
         ]
-        pkg_dir_path = epath.Path(__file__).parent  # see training/mnist.py
+        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
         MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_INSTRUCTIONS
 
         def _info(self):

@@ -11,7 +11,7 @@ compare the serving outputs with them.
 import numpy as np
 import tensorflow as tf
 
-from training import pointer_tasks as pt
+from training.tasks.pointer import generators as pt
 from training.epochs import EpochCounter
 
 INPUT_NAMES = {"sort": "values", "hull": "points", "tsp": "cities"}

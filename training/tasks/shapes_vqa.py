@@ -3,7 +3,7 @@
     builder = shapes_vqa.builder(examples={"train": 60_000})
     ds = builder.as_dataset(split="train")  # {"image", "question", "answer", "kind"}
 
-    python -m training.shapes_vqa   # rewrites zoo/examples/vqa_shapes.npz
+    python -m training.tasks.shapes_vqa   # rewrites zoo/examples/vqa_shapes.npz
 
 Each image holds 2 to 5 objects, each a different (colour, shape), in
 different cells, with random size, place in the cell, colour shade and pixel
@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from training.epochs import resumed_seed
+from training.tasks.base import Task
 from zoo.vqa_shapes import ANSWERS, COLOURS, DIRECTIONS, GRID, IMAGE_SIZE, PUNCTUATION, SHAPES, WORDS
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
@@ -155,7 +156,7 @@ def _builder_class():
 
         VERSION = tfds.core.Version("1.0.0")
         BUILDER_CONFIG_CLASS = ShapesVqaConfig
-        pkg_dir_path = epath.Path(__file__).parent  # see training/mnist.py
+        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
 
         def _info(self):
             return self.dataset_info_from_configs(
@@ -274,6 +275,21 @@ def write_examples(count=6):
                         question=np.array([drawn[i][1] for i in chosen]))
     tmp.replace(path)
     return path
+
+
+TASKS = {"vqa_shapes": Task(
+    name="vqa_shapes",
+    dataset=dataset,
+    loss="sparse_categorical_crossentropy",
+    metrics=("sparse_categorical_accuracy",),
+    error_metric="sparse_categorical_accuracy",
+    prediction_output="answer",
+    description=("generated shapes VQA: 2 to 5 coloured shapes on a 3 x 3 grid; existence, "
+                 "colour, shape and relative-position questions (tfds builder, seed 0)"),
+    needs_data=False,
+    held_out=held_out,
+    score=score,
+)}
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The pointer networks' figures for RESULTS.md, at and beyond the trained n.
 
-    python -m training.pointer_report [--examples 1000] [--split test]
+    python -m training.tasks.pointer.report [--examples 1000] [--split test]
 
 For each pretrained pointer model: its export, loaded where no project code
 can be imported, scored on the held-out cases of the issue's "done when"

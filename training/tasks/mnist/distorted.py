@@ -21,7 +21,7 @@ import numpy as np
 
 from custom_layers import BilinearSampler, SamplingGrid
 from custom_layers.sampling_grid import tps_control_points
-from training import mnist
+from training.tasks.mnist import idx as mnist
 
 VARIANTS = {"R": 28, "RTS": 42, "P": 28, "E": 28, "TC": 60}
 DIGIT = 28
@@ -137,7 +137,7 @@ def _builder_class():
             for variant, size in VARIANTS.items()
         ]
         MANUAL_DOWNLOAD_INSTRUCTIONS = mnist.MANUAL_INSTRUCTIONS
-        pkg_dir_path = epath.Path(__file__).parent  # see training/mnist.py
+        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
 
         @property
         def variant(self):

@@ -1,6 +1,6 @@
 """Per-task errors of the pretrained bAbI models, for RESULTS.md.
 
-    python -m training.babi_report --data-dir DIR [--split validation|test|beyond_1k]
+    python -m training.tasks.babi.report --data-dir DIR [--split validation|test|beyond_1k]
         [--models memn2n_babi memn2n_babi_10k babi_lstm_baseline]
 
 Each model is exported and scored where no project code can be imported,
@@ -21,7 +21,8 @@ import tempfile
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from exports import export, verify  # noqa: E402
-from training import babi, babi_tasks  # noqa: E402
+from training.tasks.babi import pipeline as babi_tasks
+from training.tasks.babi import reader as babi  # noqa: E402
 
 # Sukhbaatar et al. 2015, Table 1, "PE LS RN" joint, 3 hops, 1k training sets:
 # test error (%) of tasks 1..20 (mean 12.4).

@@ -1,0 +1,1 @@
+"""The `specialnets` command line (`specialnets.cli`); `python -m specialnets` runs it too."""

@@ -1,0 +1,3 @@
+from specialnets.cli import main
+
+main()

@@ -1,0 +1,24 @@
+"""The task families the zoo trains on, one module or package each.
+
+A family gives its data (a generator or a reader, and a tensorflow-datasets
+builder), its held-out scorer and its report, and a `TASKS` dict of the
+`Task`s it defines (`training/tasks/base.py`). A new family adds one line
+below.
+"""
+
+from training.tasks import babi, chat, mnist, pointer, shapes_vqa
+from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
+
+TASKS = {
+    **mnist.TASKS,        # mnist, mnist_rts
+    **chat.TASKS,         # chat
+    **pointer.TASKS,      # pointer_sort, pointer_hull, pointer_tsp
+    **babi.TASKS,         # babi, babi_10k
+    **shapes_vqa.TASKS,   # vqa_shapes
+}
+
+
+def get(name):
+    if name not in TASKS:
+        raise ValueError(f"Unknown task {name!r}; expected one of {sorted(TASKS)}.")
+    return TASKS[name]
