@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from training import distorted_mnist, mnist
+from training.tasks.mnist import distorted as distorted_mnist
+from training.tasks.mnist import idx as mnist
 
 
 @pytest.fixture(scope="module")
@@ -18,10 +19,13 @@ def test_variants_are_deterministic_per_seed_split_and_epoch(digits, variant, si
     np.testing.assert_array_equal(first, again)
     for other in ({"seed": 1}, {"seed": 0, "epoch": 1}, {"seed": 0, "split": "validation"}):
         assert not np.array_equal(first, distorted_mnist.distort(digits, variant, **other)[0])
-    # an example's distortion does not depend on the batch it is drawn in
+    # An example's distortion does not depend on the batch it is drawn in. The
+    # grid's float32 matmuls sum in a batch-size-dependent order: ~20 terms at
+    # eps 1.2e-7 on coordinates up to ~30 pixels bound a sample's move by ~1e-4
+    # pixel, so its intensity by ~1e-4, still 40x under one grey level (1/255).
     single, _ = distorted_mnist.distort(digits[3:4], variant, seed=0, indices=[3])
     if variant != "TC":  # clutter is cut from the other digits of the batch
-        np.testing.assert_allclose(single[0], first[3], atol=1e-6)
+        np.testing.assert_allclose(single[0], first[3], atol=1e-4)
 
 
 def test_rotation_keeps_the_digit_and_rts_scales_it(digits):
