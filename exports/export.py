@@ -2,6 +2,7 @@
 
 import datetime
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -17,6 +18,8 @@ from training import train
 
 DEFAULT_BASE = "runs/exports"
 SIGNATURE = "serving_default"
+ROOT = Path(__file__).resolve().parents[1]
+GRAPH_PACKAGES = ("custom_layers", "zoo", "exports")  # the code an export's graph comes from
 
 
 def versions(model_dir):
@@ -62,6 +65,51 @@ def write_saved_model(entry, model, path):
     archive.write_out(str(path), verbose=False)
 
 
+def source_sha256():
+    """A digest of the Python sources that write an export's graph."""
+    digest = hashlib.sha256()
+    for package in GRAPH_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            digest.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def weights_sha256(entry, weights="pretrained"):
+    if weights == "pretrained":
+        return entry.weights_sha256
+    return hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+
+
+def fingerprint(entry, weights="pretrained"):
+    """What decides an export's contents: weights, sources, library versions."""
+    return {
+        "weights_sha256": weights_sha256(entry, weights),
+        "source_sha256": source_sha256(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
+def matching_export(name, weights="pretrained", base=DEFAULT_BASE):
+    """The latest version under `<base>/<name>/` if it was verified and its
+    fingerprint is today's (an export of the same weights by the same code
+    and libraries); else None."""
+    entry = zoo.get(name)
+    model_dir = Path(base) / name
+    if not versions(model_dir):
+        return None
+    path = model_dir / str(versions(model_dir)[-1])
+    try:
+        card = json.loads((path / "assets.extra" / "model_card.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    wanted = {**fingerprint(entry, weights), "verified_without_project_code": True}
+    if (path / "saved_model.pb").is_file() and all(card.get(k) == v for k, v in wanted.items()):
+        return path
+    return None
+
+
 def model_card(entry, weights):
     """The card of an export (its version is filled in when it is claimed)."""
     info = weights_info(entry, weights)
@@ -77,17 +125,19 @@ def model_card(entry, weights):
         "metrics": info.get("metrics", {}),
         "paper_result": entry.paper_result,
         "exported": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
+        **fingerprint(entry, weights),
+        "verified_without_project_code": False,
     }
 
 
-def export(name, weights="pretrained", base=DEFAULT_BASE):
+def export(name, weights="pretrained", base=DEFAULT_BASE, check=None):
     """Exports zoo model `name` to `<base>/<name>/<next version>/`; returns it.
 
     The export is written to a hidden temporary directory beside the
     versions (TF Serving ignores non-numeric names) and renamed into place,
     so a version directory is never partial and never overwritten.
+    `check(export_dir, name)`, e.g. `verify.run_isolated`, runs on it before
+    it is claimed: an export that fails its check never gets a version.
     """
     entry = zoo.get(name)
     model = load_model(entry, weights)
@@ -100,8 +150,11 @@ def export(name, weights="pretrained", base=DEFAULT_BASE):
         extra = tmp / "assets.extra"
         extra.mkdir()
         warmup.write_requests(extra / warmup.FILENAME, name, entry.example_inputs())
-        version = (versions(model_dir) or [0])[-1] + 1
         card = model_card(entry, weights)
+        if check is not None:
+            check(tmp, name)
+            card["verified_without_project_code"] = True
+        version = (versions(model_dir) or [0])[-1] + 1
         while True:
             card["version"] = version
             (extra / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")

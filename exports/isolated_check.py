@@ -17,7 +17,7 @@ import importlib.abc
 import json
 import sys
 
-PROJECT_PACKAGES = {"custom_layers", "zoo", "training", "exports"}
+PROJECT_PACKAGES = {"custom_layers", "zoo", "training", "exports", "specialnets"}
 PYTHON_OPS = {"PyFunc", "EagerPyFunc", "PyFuncStateless"}
 
 

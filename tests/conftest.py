@@ -21,3 +21,31 @@ def data_dir():
 def tiny_data_dir():
     """1,100 MNIST digits committed under tests/fixtures (1,000 go to validation)."""
     return FIXTURES
+
+
+class ZooExports:
+    """Pretrained zoo models exported (and verified without project code) on
+    demand into one base, each once per test session; `outputs[name]` are
+    the export's outputs on `inputs[name]` (the entry's example inputs), from
+    that check."""
+
+    def __init__(self, base):
+        self.base, self.inputs, self.outputs = base, {}, {}
+
+    def get(self, name):
+        import zoo
+        from exports import export, verify
+
+        if name not in self.outputs:
+            examples = self.inputs[name] = zoo.get(name).example_inputs()
+
+            def check(path, name):
+                self.outputs[name] = verify.run_isolated(path, name, inputs=examples)[1]
+
+            export.export(name, base=self.base, check=check)
+        return self.base / name / "1"
+
+
+@pytest.fixture(scope="session")
+def zoo_exports(tmp_path_factory):
+    return ZooExports(tmp_path_factory.mktemp("zoo_exports"))

@@ -77,6 +77,31 @@ def test_failed_export_leaves_nothing(tmp_path, monkeypatch):
     assert list((tmp_path / "highway_mnist").iterdir()) == []
 
 
+def test_an_export_failing_its_check_gets_no_version(tmp_path):
+    def check(path, name):
+        assert (path / "saved_model.pb").is_file() and name == "highway_mnist"
+        raise verify.VerificationError("rejected")
+
+    with pytest.raises(verify.VerificationError, match="rejected"):
+        export.export("highway_mnist", base=tmp_path, check=check)
+    assert list((tmp_path / "highway_mnist").iterdir()) == []
+
+
+def test_only_a_verified_export_of_the_same_weights_and_code_is_reused(tmp_path, monkeypatch):
+    assert export.matching_export("highway_mnist", base=tmp_path) is None
+    unverified = export.export("highway_mnist", base=tmp_path)
+    assert export.matching_export("highway_mnist", base=tmp_path) is None
+    verified = export.export("highway_mnist", base=tmp_path, check=lambda path, name: None)
+    assert verified.name == "2" and export.matching_export("highway_mnist", base=tmp_path) == verified
+    card = json.loads((unverified / "assets.extra" / "model_card.json").read_text())
+    assert card["weights_sha256"] == ENTRY.weights_sha256 and len(card["source_sha256"]) == 64
+    monkeypatch.setattr(export, "source_sha256", lambda: "0" * 64)  # the code changed since
+    assert export.matching_export("highway_mnist", base=tmp_path) is None
+    monkeypatch.undo()
+    (verified / "assets.extra" / "model_card.json").write_text("{")
+    assert export.matching_export("highway_mnist", base=tmp_path) is None
+
+
 def test_mixed_precision_export_has_float32_outputs(tmp_path):
     keras.mixed_precision.set_dtype_policy("mixed_float16")
     try:
@@ -153,12 +178,13 @@ def test_pretrained_weights_match_the_registry():
 
 
 @pytest.mark.parametrize("name", [n for n in zoo.names() if n != "highway_mnist"])
-def test_every_zoo_model_exports_and_loads_without_project_code(name, tmp_path):
+def test_every_zoo_model_exports_and_loads_without_project_code(name, zoo_exports):
     entry = zoo.get(name)
-    path = export.export(name, base=tmp_path)
-    examples = entry.example_inputs()
-    _, outputs = verify.run_isolated(path, inputs=examples)
-    expected = entry.serving_fn(entry.load_pretrained())(**examples)
+    path = zoo_exports.get(name)
+    card = json.loads((path / "assets.extra" / "model_card.json").read_text())
+    assert card["verified_without_project_code"] and export.matching_export(name, base=path.parents[1]) == path
+    outputs = zoo_exports.outputs[name]  # run where no project code loads
+    expected = entry.serving_fn(entry.load_pretrained())(**zoo_exports.inputs[name])
     for info in entry.outputs:
         if info.dtype == "string":
             np.testing.assert_array_equal(
