@@ -8,24 +8,42 @@ a `BadRequest` whose message names the input and what was expected.
 
 import base64
 import binascii
-import json
+import re
 
 import numpy as np
+import orjson
+
+NON_FINITE = re.compile(rb"-?(?:NaN|Infinity)")
+
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 
 
 class BadRequest(ValueError):
     """A client error, answered with status 400 and `{"error": message}`."""
 
 
-def _reject_constant(name):
-    raise BadRequest(f"Non-finite number {name} in the request: JSON values must be finite.")
+class NotFound(LookupError):
+    """An unknown model or version (REST 404, gRPC NOT_FOUND)."""
 
 
 def parse_body(raw):
     """The request's JSON object; rejects malformed JSON and NaN/Infinity."""
+    raw = raw.encode() if isinstance(raw, str) else raw
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        # orjson reports "-Infinity" at the "I", and 1e999 as an overflow.
+        token = NON_FINITE.match(raw, max(error.pos - 1, 0)) or NON_FINITE.match(raw, error.pos)
+        if token:
+            raise BadRequest(
+                f"Non-finite number {token[0].decode()} in the request: JSON values must be "
+                "finite.") from None
+        if error.msg.startswith("number is infinity"):
+            number = re.match(rb"[-+.0-9eE]*", raw[error.pos:error.pos + 40])[0].decode()
+            raise BadRequest(
+                f"Number {number} in the request overflows to a non-finite number: JSON "
+                "values must be finite.") from None
         raise BadRequest(f"Malformed JSON in the request body: {error}.") from None
     if not isinstance(body, dict):
         raise BadRequest(
@@ -68,12 +86,12 @@ def to_array(name, value, spec):
     except ValueError:
         raise BadRequest(
             f"Input {name!r} is ragged: every instance must have shape "
-            f"{_shape_text(shape[1:])}."
+            f"{shape_text(shape[1:])}."
         ) from None
     if dtype == "string":
         if not all(isinstance(v, bytes) for v in array.flat):
             raise BadRequest(
-                f"Input {name!r} expects strings of shape {_shape_text(shape)}; received "
+                f"Input {name!r} expects strings of shape {shape_text(shape)}; received "
                 "other values or ragged lists."
             )
     else:
@@ -83,16 +101,21 @@ def to_array(name, value, spec):
         array = array.astype(dtype)
         if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
             raise BadRequest(f"Input {name!r} holds a non-finite number (NaN or infinity).")
-    if array.ndim != len(shape) or any(
-        want is not None and want != got for want, got in zip(shape, array.shape)
+    check_shape(name, array.shape, shape)
+    return array
+
+
+def check_shape(name, got, shape):
+    """Checks the shape `got` of input `name` against the signature's `shape`."""
+    if len(got) != len(shape) or any(
+        want is not None and want != size for want, size in zip(shape, got)
     ):
         raise BadRequest(
-            f"Input {name!r} has shape {list(array.shape)}; the signature expects "
-            f"{_shape_text(shape)} (-1: any size)."
+            f"Input {name!r} has shape {list(got)}; the signature expects "
+            f"{shape_text(shape)} (-1: any size)."
         )
-    if array.shape[0] == 0:
+    if len(got) and got[0] == 0:
         raise BadRequest(f"Input {name!r} holds no instance.")
-    return array
 
 
 def _kind(array):
@@ -101,7 +124,7 @@ def _kind(array):
     )
 
 
-def _shape_text(shape):
+def shape_text(shape):
     return "[" + ", ".join("-1" if d is None else str(d) for d in shape) + "]"
 
 
@@ -161,11 +184,24 @@ def _json_value(array):
             lambda b: b.decode("utf-8", "replace") if isinstance(b, bytes) else b,
             otypes=[object],
         )(array).tolist()
-    return array.tolist()
+    return array  # numbers go to JSON straight from NumPy: see `dumps`
+
+
+def dumps(body):
+    """JSON bytes of a body holding lists, NumPy arrays and scalars (float32
+    written as the shortest text that reads back as the same float32)."""
+    return orjson.dumps(body, default=_to_list, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _to_list(value):  # what orjson's NumPy support leaves: e.g. non-contiguous arrays
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def response_body(fmt, outputs):
-    """TF Serving's answer: `predictions` (row) or `outputs` (columnar)."""
+    """TF Serving's answer: `predictions` (row) or `outputs` (columnar), as
+    lists and NumPy arrays for `dumps`."""
     values = {k: _json_value(np.asarray(v)) for k, v in outputs.items()}
     if fmt == "columnar":
         return {"outputs": next(iter(values.values())) if len(values) == 1 else values}

@@ -8,6 +8,7 @@ to run a model: only `tf.saved_model.load`.
 """
 
 import asyncio
+import gc
 import re
 import socket
 import threading
@@ -18,21 +19,20 @@ from google.protobuf import json_format
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 from starlette.routing import Route
 from tensorflow.core.protobuf import saved_model_pb2
 
 from exports import rest
 
-MAX_REQUEST_BYTES = 32 * 1024 * 1024
+MAX_REQUEST_BYTES = rest.MAX_REQUEST_BYTES
 URL = re.compile(
     r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[^/:]+))?"
     r"(?P<action>/metadata|:predict|:classify|:regress)?/?$"
 )
 
 
-class NotFound(LookupError):
-    pass
+NotFound = rest.NotFound
 
 
 class ServedVersion:
@@ -62,21 +62,30 @@ class ServedVersion:
             "metadata": {"signature_def": {"signature_def": signature_def}},
         }
 
-    def predict(self, body):
-        signature_name = body.get("signature_name") or "serving_default"
+    def signature(self, signature_name):
         if signature_name not in self.signatures:
             raise rest.BadRequest(
                 f"Serving signature name: {signature_name!r} not found; this model has "
                 f"{sorted(self.signatures)}."
             )
-        fmt, arrays = rest.request_inputs(body, self.input_specs[signature_name])
-        tensors = {k: tf.constant(v) for k, v in arrays.items()}
+        return self.signatures[signature_name]
+
+    def run(self, signature_name, arrays):
+        """Runs a signature on checked arrays; returns its outputs as arrays."""
+        signature = self.signature(signature_name)
         try:
-            outputs = self.signatures[signature_name](**tensors)
+            outputs = signature(**{k: tf.constant(v) for k, v in arrays.items()})
         except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
             message = getattr(error, "message", str(error)).splitlines()[0]
             raise rest.BadRequest(f"The model rejected the request: {message}") from None
-        return rest.response_body(fmt, {k: v.numpy() for k, v in outputs.items()})
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def predict(self, body):
+        """Answers a REST predict `body` (a parsed JSON object)."""
+        signature_name = body.get("signature_name") or "serving_default"
+        self.signature(signature_name)
+        fmt, arrays = rest.request_inputs(body, self.input_specs[signature_name])
+        return rest.response_body(fmt, self.run(signature_name, arrays))
 
 
 class ModelStore:
@@ -102,7 +111,9 @@ class ModelStore:
         return sorted(p.name for p in self.base.iterdir() if p.is_dir() and self.versions(p.name))
 
     def get(self, name, version=None):
-        available = self.versions(name)
+        """The loaded `version` (digits; default the latest) of model `name`."""
+        # gRPC names are free text: only a directory right under `base` is a model.
+        available = [] if name in ("", ".", "..") or "/" in name else self.versions(name)
         if not available:
             raise NotFound(f"Servable not found for request: Latest({name})")
         if version is None:
@@ -116,13 +127,20 @@ class ModelStore:
             return self._loaded[key]
 
 
+class JSONResponse(Response):
+    media_type = "application/json"
+
+    def render(self, content):
+        return rest.dumps(content)
+
+
 def _error(status, message):
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(base, max_request_bytes=MAX_REQUEST_BYTES, preload=True):
-    """The Starlette app serving every model under `base`."""
-    store = ModelStore(base)
+def create_app(base, max_request_bytes=MAX_REQUEST_BYTES, preload=True, store=None):
+    """The Starlette app serving every model under `base` (or from `store`)."""
+    store = store or ModelStore(base)
     if preload:
         for name in store.names():
             store.get(name)
@@ -193,18 +211,35 @@ def bind(host="127.0.0.1", port=8501):
     return sock
 
 
-def serve(base, host="127.0.0.1", port=8501, max_request_bytes=MAX_REQUEST_BYTES, announce=print):
-    """Serves until interrupted; announces the URL once listening."""
+def serve(base, host="127.0.0.1", port=8501, max_request_bytes=MAX_REQUEST_BYTES,
+          announce=print, grpc_port=8500):
+    """Serves REST on `port` and gRPC on `grpc_port` (None: no gRPC) from one
+    ModelStore until interrupted; announces each URL once listening."""
     import uvicorn
 
-    app = create_app(base, max_request_bytes)
+    store = ModelStore(base)
+    app = create_app(base, max_request_bytes, store=store)
+    # Requests allocate ~1e5 small lists (JSON) each: keep the collector off
+    # the loaded models' objects, or every request pays a walk over them.
+    gc.freeze()
     sock = bind(host, port)
+    grpc = None
+    if grpc_port is not None:
+        from exports import grpc_server
+
+        grpc, grpc_port = grpc_server.start(store, host, grpc_port, max_request_bytes)
     url_host = f"[{host}]" if ":" in host else host
-    names = ModelStore(base).names()
+    names = store.names()
     announce(f"Serving {len(names)} model(s) {names} from {base} at "
              f"http://{url_host}:{sock.getsockname()[1]}", flush=True)
+    if grpc:
+        announce(f"Serving {len(names)} model(s) {names} from {base} at "
+                 f"grpc://{url_host}:{grpc_port}", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=2))
     try:
         asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:
         pass
+    finally:
+        if grpc:
+            grpc.stop(grace=2).wait()

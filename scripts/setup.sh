@@ -9,7 +9,8 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -e ".[test]"
   # tensorflow-serving-api requires the full `tensorflow` wheel; its protos (PredictionLog
-  # for warmup records) need only the TensorFlow installed above, hence --no-deps.
+  # for warmup records) and gRPC stubs need only the TensorFlow installed above and grpcio
+  # (pinned in pyproject.toml), hence --no-deps.
   .venv/bin/python -m pip install -q --no-deps "tensorflow-serving-api==2.21.0"
   rm -f .venv/.installed-*
   touch "$stamp"

@@ -126,4 +126,4 @@ def test_each_task_lives_in_its_family():
 
 def test_training_keeps_no_task_modules_at_its_top():
     top = {p.stem for p in (REPO / "training").glob("*.py")}
-    assert top == {"__init__", "epochs", "held_out_log", "restarts", "train", "visualize"}, top
+    assert top == {"__init__", "distribute", "epochs", "held_out_log", "restarts", "train", "visualize"}, top
