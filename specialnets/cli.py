@@ -50,6 +50,9 @@ def _overrides(pairs, flag="--set"):
 
 
 def cmd_train(args):
+    from training import distribute
+
+    distribute.strategy(args.distribute)  # before TensorFlow runs any op (multi-worker needs it)
     from training import train
 
     info = train.train(
@@ -66,6 +69,7 @@ def cmd_train(args):
         training_overrides=_overrides(args.train_set, "--train-set"),
         task_overrides=_overrides(args.task_set, "--task-set"),
         held_out_every=args.held_out_every,
+        distribute=args.distribute,
     )
     print(json.dumps(info["metrics"], indent=2))
     if args.publish:
@@ -109,16 +113,21 @@ def cmd_evaluate(args):
 def cmd_export(args):
     from exports import export, verify
 
-    path = export.export(_zoo_name(args.name), weights=args.weights, base=args.base)
-    if args.verify:
-        verify.run_isolated(path, args.name)
-    print(path)
+    check = verify.run_isolated if args.verify else None
+    print(export.export(_zoo_name(args.name), weights=args.weights, base=args.base, check=check))
 
 
 def cmd_serve(args):
     from exports import server
 
-    server.serve(args.base, args.host, args.port, args.max_request_bytes)
+    grpc_port = args.grpc_port
+    if grpc_port is None:
+        grpc_port = 0 if args.port == 0 else 8500
+    try:
+        server.serve(args.base, args.host, args.port, args.max_request_bytes,
+                     grpc_port=None if grpc_port < 0 else grpc_port)
+    except OSError as error:
+        raise UsageError(str(error)) from None
 
 
 def _load_request(path, input_names):
@@ -150,7 +159,23 @@ def cmd_predict(args):
 
     name = _zoo_name(args.name)
     body = _load_request(args.input, [i.name for i in zoo.get(name).inputs])
-    if args.server:
+    if args.server and args.server.startswith("grpc://"):
+        import grpc
+
+        from exports import grpc_server, rest
+
+        if args.version and not args.version.isdigit():
+            raise UsageError(f"--version {args.version}: gRPC takes a version number.")
+        try:
+            answer = grpc_server.predict(args.server[len("grpc://"):].rstrip("/"), args.name,
+                                         body, args.version)
+        except rest.BadRequest as error:
+            raise UsageError(f"--input {args.input}: {error}") from None
+        except grpc.RpcError as error:
+            if error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise UsageError(f"--server {args.server}: {error.details()}") from None
+            answer = {"error": f"{error.code().name}: {error.details()}"}
+    elif args.server:
         import httpx
 
         version = f"/versions/{args.version}" if args.version else ""
@@ -168,7 +193,9 @@ def cmd_predict(args):
             answer = store.get(args.name, args.version).predict(body)
         except (server.NotFound, rest.BadRequest) as error:
             raise UsageError(str(error)) from None
-    print(json.dumps(answer))
+    from exports import rest
+
+    print(rest.dumps(answer).decode())
     if "error" in answer:
         sys.exit(1)
 
@@ -182,7 +209,7 @@ def cmd_visualize(args):
 def cmd_demo(args):
     from exports import demo
 
-    demo.main(args.base, args.models)
+    demo.main(args.base, args.models, reuse=args.reuse)
 
 
 def parser():
@@ -215,6 +242,10 @@ def parser():
     p.add_argument("--held-out-every", type=int, metavar="N",
                    help="score the held-out split every N epochs into RUN_DIR/held_out.jsonl "
                         "(e.g. bAbI's per-task errors; default: the preset's, 0: never)")
+    p.add_argument("--distribute", default="none", choices=["none", "mirrored", "multi-worker"],
+                   help="mirrored: this machine's GPUs; multi-worker: the machines of the "
+                        "TF_CONFIG environment variable (the chief writes RUN_DIR, which every "
+                        "worker must share); each step trains on the same global batch")
     p.add_argument("--publish", action="store_true", help="copy the weights into zoo/weights")
     p.set_defaults(func=cmd_train)
 
@@ -249,17 +280,22 @@ def parser():
                    help="skip loading the export in a process without project code")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("serve", help="serve every export under --base (TF Serving REST API)")
+    p = sub.add_parser("serve",
+                       help="serve every export under --base (TF Serving REST and gRPC APIs)")
     p.add_argument("--base", default="runs/exports")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8501, help="0 picks a free port")
+    p.add_argument("--port", type=int, default=8501, help="REST port; 0 picks a free port")
+    p.add_argument("--grpc-port", type=int,
+                   help="gRPC port (PredictionService, ModelService): default 8500, or a free "
+                        "port when --port is 0; 0 picks a free port; -1 serves no gRPC")
     p.add_argument("--max-request-bytes", type=int, default=32 * 1024 * 1024)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("predict", help="send a request to a server, or run an export locally")
     p.add_argument("name")
     p.add_argument("--input", required=True, help="a .json request body, .npz or .npy")
-    p.add_argument("--server", help="e.g. http://127.0.0.1:8501 (default: run locally)")
+    p.add_argument("--server", help="http://127.0.0.1:8501 (REST) or grpc://127.0.0.1:8500 "
+                                    "(default: run locally)")
     p.add_argument("--base", default="runs/exports", help="exports to run locally")
     p.add_argument("--version", help="default: the latest")
     p.set_defaults(func=cmd_predict)
@@ -273,6 +309,8 @@ def parser():
     p = sub.add_parser("demo", help="export, serve and query every pretrained model")
     p.add_argument("--base", default="runs/exports")
     p.add_argument("--models", nargs="*", help="default: every zoo model")
+    p.add_argument("--no-reuse", dest="reuse", action="store_false",
+                   help="export again even where the latest version is identical")
     p.set_defaults(func=cmd_demo)
     return top
 

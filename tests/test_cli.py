@@ -77,10 +77,18 @@ def test_visualize_writes_a_png(name, tmp_path, capsys):
     assert (tmp_path / "picture.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_demo_prints_the_table(tmp_path):
-    result = run_cli("demo", "--base", tmp_path)
+def test_demo_prints_the_table(zoo_exports):
+    """The main job on a base holding identical exports of all but
+    highway_mnist: it reuses those, exports that one, and serves them all."""
+    for name in zoo.names():
+        if name != "highway_mnist":
+            zoo_exports.get(name)
+    result = run_cli("demo", "--base", zoo_exports.base)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()
+    exported = [line for line in lines if line.startswith("exported and verified ")]
+    assert exported == [f"exported and verified {zoo_exports.base / 'highway_mnist' / '1'}"]
+    assert sum(line.startswith("reused ") for line in lines) == len(zoo.names()) - 1
     header = next(i for i, line in enumerate(lines) if line.startswith("model "))
     rows = {line.split(" ")[0]: line for line in lines[header + 2:] if " | " in line}
     assert set(rows) == set(zoo.names())

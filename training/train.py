@@ -1,10 +1,14 @@
 """Training and evaluation of zoo models: `specialnets train / evaluate`."""
 
+import contextlib
 import dataclasses
+import hashlib
 import inspect
 import json
 import os
 import shlex
+import shutil
+import tempfile
 from pathlib import Path
 
 import keras
@@ -13,6 +17,7 @@ import numpy as np
 import zoo
 from custom_layers import LinearStart
 from zoo import registry
+from training import distribute as distribution
 from training import tasks
 from training.held_out_log import HeldOutLog
 
@@ -38,7 +43,24 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     during the write leaves a corrupt file and the resume fails ("bad object
     header"). Here both are written beside and renamed into place, weights
     first: a kill between the two renames costs one epoch, redone.
+
+    `restore_dir` (default `backup_dir`) is where it resumes from: a
+    non-chief worker restores the chief's backup and writes its own to a
+    temporary directory.
     """
+
+    def __init__(self, backup_dir, restore_dir=None, **kwargs):
+        super().__init__(backup_dir, **kwargs)
+        self.restore_dir = restore_dir or backup_dir
+
+    def _load_model(self):
+        own = self._weights_path, self._training_metadata_path
+        self._weights_path = str(Path(self.restore_dir) / Path(own[0]).name)
+        self._training_metadata_path = str(Path(self.restore_dir) / Path(own[1]).name)
+        try:
+            super()._load_model()
+        finally:
+            self._weights_path, self._training_metadata_path = own
 
     def _save_model(self):
         final = self._weights_path, self._training_metadata_path
@@ -161,6 +183,7 @@ def train(
     training_overrides=None,
     task_overrides=None,
     held_out_every=None,
+    distribute="none",
 ):
     """Trains zoo model `name` with `preset`; resumes an interrupted run
     (weights, optimizer and epoch from its backup; its training data goes on
@@ -183,8 +206,44 @@ def train(
     `metrics.json` (validation loss and error of the final weights), and,
     every `held_out_every` epochs (None: the preset's; 0: never) of a task
     with held-out scoring, `held_out.jsonl` (`training/held_out_log.py`).
+    `distribute` ("none", "mirrored" or "multi-worker", see
+    `training/distribute.py`) trains on each step's same global batch
+    across devices or workers; only the chief writes to `run_dir` (others
+    write to a temporary directory they delete), and every worker resumes
+    from the chief's backup, so `run_dir` must be storage they share.
     Returns the metrics dict.
     """
+    strategy = distribution.strategy(distribute)  # first: before TensorFlow runs any op
+    chief, index, workers = distribution.worker(distribute)
+    run_dir = Path(run_dir or f"runs/{name}-{preset}")
+    with _write_dir(run_dir, chief, index) as write_dir:
+        return _train(
+            name, preset, data_dir, run_dir, seed, epochs, cache_dir, verbose, model_overrides,
+            init_weights, training_overrides, task_overrides, held_out_every,
+            distribute=distribute, strategy=strategy, workers=workers, write_dir=write_dir)
+
+
+@contextlib.contextmanager
+def _write_dir(run_dir, chief, index):
+    """Where a worker writes: the chief `run_dir`, others a temporary
+    directory, removed afterwards (the Keras multi-worker pattern)."""
+    if chief:
+        yield run_dir
+        return
+    # A fixed place, so that a restarted worker removes what a killed one left.
+    digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:12]
+    write_dir = Path(tempfile.gettempdir()) / f"specialnets-worker{index}-{digest}"
+    shutil.rmtree(write_dir, ignore_errors=True)
+    try:
+        yield write_dir
+    finally:
+        shutil.rmtree(write_dir, ignore_errors=True)
+
+
+def _train(name, preset, data_dir, run_dir, seed, epochs, cache_dir, verbose, model_overrides,
+           init_weights, training_overrides, task_overrides, held_out_every, *, distribute,
+           strategy, workers, write_dir):
+    """`train`, reading the run's state from `run_dir`, writing to `write_dir`."""
     entry = zoo.get(name)
     config = _with_training_overrides(entry.preset(preset), training_overrides)
     task = tasks.get(entry.task)
@@ -195,17 +254,22 @@ def train(
                          f"received {held_out_every!r}.")
     if task.needs_data:
         tasks.resolve_data_dir(data_dir)  # fail early, before building anything
-    run_dir = Path(run_dir or f"runs/{name}-{preset}")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    write_dir.mkdir(parents=True, exist_ok=True)
     epochs = epochs or config.epochs
     args = dict(data_dir=data_dir, seed=seed, cache_dir=cache_dir)
 
     keras.utils.set_random_seed(seed)
     # A resumed run's data continues from the epoch it resumes at (training/epochs.py).
     first_epoch = resumed_epoch(run_dir)
+    final = run_dir / "final.weights.h5"
+    finished = final.exists() and not (run_dir / "metrics.json").exists()
+    distribution.check_same_on_every_worker(
+        strategy, {"the epoch to resume at": first_epoch, "whether training finished": finished})
     train_ds = _dataset(task, "train", args, config, config.augment, config.train_limit,
                         first_epoch)
     val_ds = _dataset(task, "validation", args, config)
+    if distribute == "multi-worker":
+        train_ds, val_ds = distribution.shard_by_data(train_ds), distribution.shard_by_data(val_ds)
     steps = int(train_ds.cardinality())
     keras.utils.set_random_seed(seed)  # again: preparing data may draw from `random`
     known = inspect.signature(entry.builder).parameters
@@ -213,55 +277,57 @@ def train(
     if unknown:
         raise ValueError(f"{name} has no builder argument {unknown}; expected some of {sorted(known)}.")
     model_config = {**config.model, **(model_overrides or {})}
-    model = entry.builder(**model_config)
-    if init_weights:
-        if not Path(init_weights).is_file():
-            raise FileNotFoundError(f"`init_weights`: {init_weights} is not a file (a .weights.h5).")
-        try:
-            model.load_weights(init_weights)
-        except ValueError as error:
-            raise ValueError(f"`init_weights`: {init_weights} does not fit {name} "
-                             f"({model_config}): {error}") from None
-    model.compile(optimizer=_optimizer(config, epochs * max(steps, 1), steps),
-                  jit_compile=True if config.jit_compile else "auto", **task.compile_arguments())
-    callbacks = [
-        AtomicBackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.TensorBoard(str(run_dir / "logs")),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.weights.h5"),
-            save_best_only=True,
-            save_weights_only=True,
-            monitor="val_loss",
-        ),
-        EpochLog(run_dir / "epochs.log"),
-    ]
     score = None if task.held_out is None else held_out_scorer(
         entry, data_dir=data_dir, cache_dir=cache_dir, **held_out_options(name, task_overrides))
-    if held_out_every and score is not None:
-        # Before the task's callbacks: it scores the model the epoch trained, as val_loss does
-        # (linear start puts the softmaxes back at an epoch's end).
-        callbacks.append(HeldOutLog(run_dir / "held_out.jsonl", held_out_every, score,
-                                    summary_dir=run_dir / "logs" / "held_out"))
-    callbacks += [c for c in (task.callbacks(config) if task.callbacks else [])
-                  if not (init_weights and isinstance(c, LinearStart))]  # trained: no linear start
-    final = run_dir / "final.weights.h5"
-    if final.exists() and not (run_dir / "metrics.json").exists():
-        # Trained, but stopped before its figures were written: finish it. The file
-        # holds the optimizer's state too, which loads only into built slots.
-        model.optimizer.build(model.trainable_variables)
-        model.load_weights(final)
-    else:
-        model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            callbacks=callbacks,
-            shuffle=False,  # the pipeline shuffles, with the run's seed
-            verbose=verbose,
-        )
-        save_weights_atomically(model, final)
-    results = model.evaluate(val_ds, return_dict=True, verbose=0)
+    with strategy.scope():
+        model = entry.builder(**model_config)
+        if init_weights:
+            if not Path(init_weights).is_file():
+                raise FileNotFoundError(f"`init_weights`: {init_weights} is not a file (a .weights.h5).")
+            try:
+                model.load_weights(init_weights)
+            except ValueError as error:
+                raise ValueError(f"`init_weights`: {init_weights} does not fit {name} "
+                                 f"({model_config}): {error}") from None
+        model.compile(optimizer=_optimizer(config, epochs * max(steps, 1), steps),
+                      jit_compile=True if config.jit_compile else "auto", **task.compile_arguments())
+        if distribute != "none":
+            distribution.build_for_fit(model, train_ds)
+        callbacks = [
+            AtomicBackupAndRestore(str(write_dir / "backup"), restore_dir=str(run_dir / "backup")),
+            keras.callbacks.TensorBoard(str(write_dir / "logs")),
+            keras.callbacks.CSVLogger(str(write_dir / "history.csv"), append=True),
+            keras.callbacks.ModelCheckpoint(
+                str(write_dir / "best.weights.h5"),
+                save_best_only=True,
+                save_weights_only=True,
+                monitor="val_loss",
+            ),
+            EpochLog(write_dir / "epochs.log"),
+        ]
+        if held_out_every and score is not None:
+            # Before the task's callbacks: it scores the model the epoch trained, as val_loss does
+            # (linear start puts the softmaxes back at an epoch's end).
+            callbacks.append(HeldOutLog(write_dir / "held_out.jsonl", held_out_every, score,
+                                        summary_dir=write_dir / "logs" / "held_out"))
+        callbacks += [c for c in (task.callbacks(config) if task.callbacks else [])
+                      if not (init_weights and isinstance(c, LinearStart))]  # trained: no linear start
+        if finished:
+            # Trained, but stopped before its figures were written: finish it. The file
+            # holds the optimizer's state too, which loads only into built slots.
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(final)
+        else:
+            model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=epochs,
+                callbacks=callbacks,
+                shuffle=False,  # the pipeline shuffles, with the run's seed
+                verbose=verbose,
+            )
+            save_weights_atomically(model, write_dir / final.name)
+        results = model.evaluate(val_ds, return_dict=True, verbose=0)
     metrics = {
         "validation": {
             "loss": float(results["loss"]),
@@ -295,7 +361,10 @@ def train(
         "metrics": metrics,
         "parameters": int(model.count_params()),
     }
-    atomic_write_text(run_dir / "metrics.json", json.dumps(info, indent=2) + "\n")
+    if distribute != "none":
+        info["distribute"] = {"strategy": distribute, "workers": workers,
+                              "replicas": strategy.num_replicas_in_sync}
+    atomic_write_text(write_dir / "metrics.json", json.dumps(info, indent=2) + "\n")
     return info
 
 
