@@ -52,11 +52,12 @@ def _overrides(pairs, flag="--set"):
 def cmd_train(args):
     from training import distribute
 
+    name = _zoo_name(args.name)  # before the strategy, which waits for every worker
     distribute.strategy(args.distribute)  # before TensorFlow runs any op (multi-worker needs it)
     from training import train
 
     info = train.train(
-        _zoo_name(args.name),
+        name,
         preset=args.preset,
         data_dir=args.data_dir,
         run_dir=args.run_dir,

@@ -14,6 +14,8 @@
 
 `strategy` must run before TensorFlow runs any op: MultiWorkerMirroredStrategy
 configures the runtime's collective ops, which it can do only at start-up.
+It also works around two Keras 3 bugs under that strategy (see
+`build_for_fit` and `_average_scalar_logs_across_workers`).
 """
 
 import json
