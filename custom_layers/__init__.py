@@ -6,6 +6,7 @@ from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
 from custom_layers.last_words import LastWords
 from custom_layers.memory_hop import LinearStart, MemoryHop
+from custom_layers.ntm_cell import NTM, NTMCell
 from custom_layers.null_memory import NullMemory
 from custom_layers.pointer_attention import PointerAttention
 from custom_layers.pointer_decoder import PointerDecoder
@@ -14,6 +15,7 @@ from custom_layers.pointer_losses import PointerAccuracy, PointerLoss
 from custom_layers.sampling_grid import SamplingGrid
 from custom_layers.sentence_encoder import SentenceEncoder
 from custom_layers.spatial_transformer import SpatialTransformer
+from custom_layers.stack_cell import StackCell, StackRNN
 
 __all__ = [
     "AnswerEmbedding",
@@ -23,6 +25,8 @@ __all__ = [
     "LastWords",
     "LinearStart",
     "MemoryHop",
+    "NTM",
+    "NTMCell",
     "NullMemory",
     "PointerAccuracy",
     "PointerAttention",
@@ -32,4 +36,6 @@ __all__ = [
     "SamplingGrid",
     "SentenceEncoder",
     "SpatialTransformer",
+    "StackCell",
+    "StackRNN",
 ]
