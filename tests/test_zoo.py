@@ -7,7 +7,7 @@ from zoo.highway_mnist import build_highway_mnist
 
 
 def test_unknown_model_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"Unknown zoo model 'nope'; expected one of \['babi_lstm_baseline', 'cnn_rts', 'copy_chat', 'copy_chat_no_pointer', 'highway_mnist', 'memn2n_babi', 'memn2n_babi_10k', 'pointer_hull', 'pointer_sort', 'pointer_tsp', 'st_cnn_rts', 'vqa_shapes', 'vqa_shapes_1hop'\]"):
+    with pytest.raises(ValueError, match=r"Unknown zoo model 'nope'; expected one of \['babi_lstm_baseline', 'cnn_rts', 'copy_chat', 'copy_chat_no_pointer', 'highway_mnist', 'lstm_copy', 'memn2n_babi', 'memn2n_babi_10k', 'ntm_copy', 'pointer_hull', 'pointer_sort', 'pointer_tsp', 'st_cnn_rts', 'vqa_shapes', 'vqa_shapes_1hop'\]"):
         zoo.get("nope")
 
 

@@ -1,0 +1,38 @@
+"""Generated tasks of the Neural Turing Machine paper (Graves et al. 2014).
+
+Every example is drawn from a NumPy generator seeded by (seed, split,
+index) (`rng_for`), so a split is the same whatever the batch size:
+- `copy_example`: T random 8-bit vectors, to be copied after a delimiter;
+- `repeat_copy_example`: T vectors and a repeat count R, to be copied R
+  times, then an end marker;
+- `recall_example`: K items of three 6-bit vectors and a query item
+  (0..K-2), whose successor is to be recalled.
+"""
+
+import numpy as np
+
+SPLITS = {"train": 0, "validation": 1, "test": 2}
+BITS = 8
+RECALL_BITS, RECALL_ROWS = 6, 3
+
+
+def rng_for(seed, split, index):
+    if split not in SPLITS:
+        raise ValueError(f"`split` must be one of {sorted(SPLITS)}; received {split!r}.")
+    return np.random.default_rng([seed, SPLITS[split], index])
+
+
+def copy_example(rng, length):
+    """bits [length, 8] in {0, 1}; the target is the same."""
+    return rng.integers(0, 2, size=(length, BITS)).astype(np.float32)
+
+
+def repeat_copy_example(rng, length, repeats):
+    """(bits [length, 8], repeats): the target is bits tiled `repeats` times."""
+    return copy_example(rng, length), np.int32(repeats)
+
+
+def recall_example(rng, items):
+    """(items [K, 3, 6], query in [0, K-2]): the target is items[query + 1]."""
+    values = rng.integers(0, 2, size=(items, RECALL_ROWS, RECALL_BITS)).astype(np.float32)
+    return values, np.int32(rng.integers(0, items - 1))
