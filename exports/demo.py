@@ -59,6 +59,9 @@ def card_metric(card):
         if "mean_tour_length" in held_out:
             return (f"tour {held_out['mean_tour_length']:.3f} vs "
                     f"{held_out['mean_reference_length']:.3f} {where}")
+        if "bits_per_sequence" in held_out:
+            return (f"{held_out['bits_per_sequence']:.3f} wrong bits/sequence at "
+                    f"T={held_out['length']} {where}")
         if "mean_task_error" in held_out:
             return (f"{held_out['mean_task_error']:.1%} mean error over "
                     f"{len(held_out['task_errors'])} tasks, {held_out['failed_tasks']} failed {where}")

@@ -79,6 +79,14 @@ CASES = {
                          [_float((2, 6, 5, 3)), _float((2, 4, 4, 2))], {}),
     "spatial_transformer": (lambda d: cl.SpatialTransformer(_localization(), (4, 3), dtype=d),
                             [_float((2, 6, 5, 1))], {}),
+    # The cells run inside their RNN layers: a cell alone takes states, not data.
+    "ntm": (lambda d: cl.NTM(6, 5, 4, read_heads=2, shift_range=3, seed=1, dtype=d),
+            [_float((3, 4, 5))], {}),
+    "ntm_feedforward": (lambda d: cl.NTM(6, 5, 4, controller="feedforward", memory_init="learned",
+                                         seed=1, dtype=d),
+                        [_float((3, 4, 5))], {}),
+    "stack_rnn": (lambda d: cl.StackRNN(6, num_stacks=2, stack_depth=5, element_size=2, dtype=d),
+                  [_float((3, 4, 3))], {}),
 }
 
 

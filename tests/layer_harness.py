@@ -125,6 +125,9 @@ def check_gradients(layer_cls, init_kwargs, input_shape, samples=12, epsilon=1e-
         np.random.default_rng(3).normal(size=layer.compute_output_shape(input_shape))
     )
 
+    # Traced once: the hundreds of perturbed calls below would be slow eagerly.
+    forward = tf.function(lambda call_inputs: layer(call_inputs if _multi(input_shape) else call_inputs[0]))
+
     def objective(values):
         """The objective with `values` for the inputs, then for the weights."""
         weights = layer.trainable_weights
@@ -132,8 +135,7 @@ def check_gradients(layer_cls, init_kwargs, input_shape, samples=12, epsilon=1e-
         for weight, value in zip(weights, values[len(inputs):]):
             weight.assign(value)
         try:
-            call_inputs = values[: len(inputs)]
-            output = layer(call_inputs if _multi(input_shape) else call_inputs[0])
+            output = forward(list(values[: len(inputs)]))
             # Minus the unperturbed output: large constant outputs (masked
             # log-probabilities) would swamp the differences otherwise.
             return tf.reduce_sum((output - base_output) * projection)

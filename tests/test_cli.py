@@ -95,6 +95,7 @@ def test_demo_prints_the_table(zoo_exports):
     assert all("error (validation, 1000)" in row or "exact (validation, 1000, n=" in row
                or "copied exactly (validation, 1000)" in row or "tour " in row
                or "mean error over 20 tasks" in row or "answers right (validation, 2000)" in row
+               or "wrong bits/sequence at T=20 (validation, 1000)" in row
                for row in rows.values())
     assert '"class_id": 1' in rows["highway_mnist"]
 
