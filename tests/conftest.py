@@ -49,3 +49,12 @@ class ZooExports:
 @pytest.fixture(scope="session")
 def zoo_exports(tmp_path_factory):
     return ZooExports(tmp_path_factory.mktemp("zoo_exports"))
+
+
+def pytest_collection_modifyitems(items):
+    """Groups for `pytest -n 2 --dist loadgroup` (scripts/test.sh): the tests
+    of a module stay on one worker (its module fixtures are built once), and
+    so do all tests of the pretrained exports (built once a session)."""
+    for item in items:
+        group = "zoo_exports" if "zoo_exports" in item.fixturenames else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -1,7 +1,9 @@
 """What every task family gives the training loop: a `Task`, and where its data lies."""
 
+import contextlib
 import dataclasses
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -23,6 +25,24 @@ def resolve_data_dir(data_dir=None):
     if not path.is_dir():
         raise FileNotFoundError(f"Data directory {path} does not exist.")
     return path
+
+
+def prepare(builder, **kwargs):
+    """`builder.download_and_prepare(**kwargs)`, its chatter on stderr (stdout
+    is for results), under a lock file beside the data: processes preparing
+    the same data at once (restarts, workers, parallel tests) take turns
+    instead of racing to rename the same directory."""
+    lock_path = Path(f"{builder.data_dir}.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock, contextlib.redirect_stdout(sys.stderr):
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks; prepare unguarded
+            fcntl = None
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        builder.download_and_prepare(**kwargs)
+    return builder
 
 
 def class_error(outputs, inputs, labels, output="class_id"):

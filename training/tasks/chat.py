@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from training.epochs import resumed_seed
-from training.tasks.base import Task
+from training.tasks.base import Task, prepare
 from zoo import copy_chat
 
 VOCABULARY = copy_chat.VOCABULARY
@@ -260,14 +260,10 @@ def _builder_class():
 def builder(cache_dir="runs/tfds", sizes=None):
     """A prepared tensorflow-datasets builder of the task (seed 0) with
     `sizes` (split -> examples; default `SIZES`) under `cache_dir`."""
-    import contextlib
-    import sys
-
+        
     sizes = {**SIZES, **(sizes or {})}
     cls = _builder_class()
     key = "-".join(f"{sizes[s]}" for s in SPLITS)
     prepared = cls(data_dir=f"{cache_dir}/chat-{key}")
     prepared._sizes = sizes
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        prepared.download_and_prepare()
-    return prepared
+    return prepare(prepared)

@@ -17,18 +17,16 @@ noise. Four kinds of question, equally often, answers balanced within a kind:
 Example i of a split is drawn from `np.random.default_rng([seed, split, i])`.
 """
 
-import contextlib
 import dataclasses
 import functools
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from training.epochs import resumed_seed
-from training.tasks.base import Task
+from training.tasks.base import Task, prepare
 from zoo.vqa_shapes import ANSWERS, COLOURS, DIRECTIONS, GRID, IMAGE_SIZE, PUNCTUATION, SHAPES, WORDS
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
@@ -199,9 +197,7 @@ def builder(examples=None, seed=0, cache_dir="runs/tfds"):
     config = config_class(name=f"seed{seed}-{counts}", description=f"seed {seed}",
                           examples=tuple(sorted(examples.items())), seed=seed)
     prepared = builder_class(config=config, data_dir=str(Path(cache_dir) / "shapes-vqa"))
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        prepared.download_and_prepare(download_config=tfds.download.DownloadConfig())
-    return prepared
+    return prepare(prepared, download_config=tfds.download.DownloadConfig())
 
 
 def question_ids(questions):

@@ -56,14 +56,13 @@ start nearest to 90% of the task's questions (ties: the later one), so
 validation holds 10% of each task's questions give or take half a story.
 """
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
 import re
-import sys
 from pathlib import Path
 
+from training.tasks.base import prepare
 from zoo.memn2n import PUNCTUATION, WHITESPACE
 
 MEMORY_SIZE = 50
@@ -374,7 +373,4 @@ def builder(data_dir, size="1k", cache_dir="runs/tfds", tasks=TASKS):
     manual_dir = _root(data_dir)
     tfds_dir = Path(cache_dir) / f"babi-{fingerprint(data_dir, tasks, size)}"
     prepared = builder_class(config=config, data_dir=str(tfds_dir))
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        prepared.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
-    return prepared
+    return prepare(prepared, download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))

@@ -6,14 +6,14 @@ in an `mnist/` sub-directory. The last `VALIDATION_SIZE` digits form the
 validation split, the others the training split.
 """
 
-import contextlib
 import functools
 import gzip
 import hashlib
-import sys
 from pathlib import Path
 
 import numpy as np
+
+from training.tasks import base
 
 VALIDATION_SIZE = 1000
 MANUAL_INSTRUCTIONS = (
@@ -166,11 +166,7 @@ def prepare(builder_class, data_dir, cache_dir, prefix, config=None):
     tfds_dir = Path(cache_dir) / f"{prefix}-{fingerprint(data_dir)}"
     kwargs = {"config": config} if config else {}
     prepared = builder_class(data_dir=str(tfds_dir), **kwargs)
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        prepared.download_and_prepare(
-            download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir))
-        )
-    return prepared
+    return base.prepare(prepared, download_config=tfds.download.DownloadConfig(manual_dir=str(manual_dir)))
 
 
 def builder(data_dir, cache_dir):

@@ -10,14 +10,13 @@ canonical order. Training (`specialnets train pointer_*`) draws fresh
 examples every epoch instead; these builders fix a dataset for reuse.
 """
 
-import contextlib
 import dataclasses
 import functools
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from training.tasks.base import prepare
 from training.tasks.pointer import generators as pt
 
 EXAMPLES = {"sort": pt.sort_example, "hull": pt.hull_example, "tsp": pt.tsp_example}
@@ -100,6 +99,4 @@ def builder(task, sizes=(10, 10), examples=None, seed=0, cache_dir="runs/tfds"):
         task=task, sizes=(low, high), examples=tuple(sorted(examples.items())), seed=seed,
     )
     prepared = builder_class(config=config, data_dir=str(Path(cache_dir) / "pointer-tasks"))
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        prepared.download_and_prepare(download_config=tfds.download.DownloadConfig())
-    return prepared
+    return prepare(prepared, download_config=tfds.download.DownloadConfig())
