@@ -56,3 +56,17 @@ def test_pretrained_export_copies_held_out_test_sequences(zoo_exports, name, len
     scores = verify.evaluate_export(zoo_exports.get(name), name, split="test", length=length,
                                     examples=100)
     assert scores["bits_per_sequence"] <= most_bits, scores
+
+
+def test_visualize_shows_the_heads_walking_the_memory(tmp_path, capsys):
+    """The pretrained NTM writes each vector one location on from the last
+    and reads them back in the same order (the paper's Fig. 6)."""
+    from specialnets import cli
+
+    cli.main(["visualize", "ntm_copy", "--output", str(tmp_path / "ntm.png")])
+    assert (tmp_path / "ntm.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:] if " | " in line]
+    written = np.array([int(r[1]) for r in rows])
+    read = np.array([int(r[3]) for r in rows])
+    assert len(rows) == 20 and len(set(np.diff(written) % 128)) == 1 and np.diff(written)[0] % 128 in (1, 127)
+    np.testing.assert_array_equal(read, written)

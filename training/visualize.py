@@ -364,6 +364,62 @@ def visualize_vqa_shapes(model, path):
     return "\n".join(lines) + "\n"
 
 
+def ntm_weightings(model, bits):
+    """Runs the `ntm` layer of a copy model one step at a time on `bits`
+    [B, T, 8]; returns (phases [B, 2T+1, 9], read and write weightings
+    [B, 2T+1, N] of the first head of each, output [B, T, 8])."""
+    phases = keras.ops.convert_to_numpy(model.get_layer("phases")(bits))
+    cell = model.get_layer("ntm").cell
+    n, r, controller = cell.memory_size, cell.read_heads, cell._num_controller_states
+    states = cell.get_initial_state(batch_size=len(bits))
+    reads, writes = [], []
+    for t in range(phases.shape[1]):
+        _, states = cell(phases[:, t], states, training=False)
+        reads.append(keras.ops.convert_to_numpy(states[controller + 2])[:, :n])
+        writes.append(keras.ops.convert_to_numpy(states[controller + 3])[:, :n])
+    output = keras.ops.convert_to_numpy(model(bits, training=False))
+    return phases, np.stack(reads, 1), np.stack(writes, 1), output
+
+
+def visualize_ntm_copy(model, path):
+    """The NTM paper's Fig. 6: inputs and outputs above, the write and read
+    weightings over time below (the memory rows that were used)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bits = np.random.default_rng([2014, 6]).integers(0, 2, size=(1, 20, 8)).astype("float32")
+    phases, reads, writes, output = ntm_weightings(model, bits)
+    length = bits.shape[1]
+    used = np.flatnonzero((reads[0].max(0) > 0.05) | (writes[0].max(0) > 0.05))
+    rows = slice(max(used.min() - 2, 0), used.max() + 3) if len(used) else slice(None)
+    wrong = int(np.sum((output[0] > 0.5) != (bits[0] > 0.5)))
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 2.5]})
+    axes[0, 0].imshow(phases[0].T, cmap="gray_r", aspect="auto", interpolation="nearest")
+    axes[0, 0].set_title("inputs: 20 vectors, the delimiter (channel 8), blanks")
+    axes[0, 1].imshow(output[0].T, cmap="gray_r", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    axes[0, 1].set_title(f"outputs during the read-out phase: {wrong} wrong bits")
+    for axis, weighting, title in ((axes[1, 0], writes, "write weighting"),
+                                   (axes[1, 1], reads, "read weighting")):
+        axis.imshow(weighting[0, :, rows].T, cmap="viridis", vmin=0, vmax=1, aspect="auto",
+                    interpolation="nearest", extent=(-0.5, weighting.shape[1] - 0.5,
+                                                     (rows.stop or weighting.shape[2]) - 0.5,
+                                                     (rows.start or 0) - 0.5))
+        axis.axvline(length, color="white", lw=0.8, ls="--")
+        axis.set_xlabel("time step (dashed: the delimiter)")
+        axis.set_ylabel("memory location")
+        axis.set_title(title)
+    figure.suptitle(f"{model.name}: copying 20 vectors, where the heads write and read")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    top_write = writes[0, :length].argmax(-1)
+    top_read = reads[0, length + 1:].argmax(-1)
+    return ("step  most-written location (input phase) | most-read location (read-out phase)\n"
+            + "".join(f"{t:4d}  {w:28d} | {rd:d}\n" for t, (w, rd) in enumerate(zip(top_write, top_read))))
+
+
 VISUALIZERS = {
     "highway_mnist": visualize_highway_mnist,
     "st_cnn_rts": visualize_st_cnn_rts,
@@ -374,6 +430,7 @@ VISUALIZERS = {
     "memn2n_babi_10k": visualize_memn2n_babi,
     "vqa_shapes": visualize_vqa_shapes,
     "vqa_shapes_1hop": visualize_vqa_shapes,
+    "ntm_copy": visualize_ntm_copy,
 }
 
 
