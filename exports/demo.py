@@ -80,15 +80,19 @@ def main(base="runs/exports", models=None, reuse=True):
     """Exports (or reuses an identical verified export of) each model, serves
     them all, queries each and prints the table."""
     names = models or zoo.names()
-    rows = []
+    paths = {}
     for name in names:
-        path = export.matching_export(name, base=base) if reuse else None
-        if path is not None:
-            print(f"reused {path} (same weights, code and libraries; verified)", flush=True)
-        else:
-            path = export.export(name, base=base, check=verify.run_isolated)
-            print(f"exported and verified {path}", flush=True)
-        rows.append((name, path))
+        paths[name] = export.matching_export(name, base=base) if reuse else None
+        if paths[name] is not None:
+            print(f"reused {paths[name]} (same weights, code and libraries; verified)", flush=True)
+    fresh = [name for name in names if paths[name] is None]
+    if fresh:
+        print(f"exporting {len(fresh)} models, then verifying them in one fresh process...", flush=True)
+    verify_all = lambda staged: verify.run_isolated_many([(p, n, None) for p, n in staged])  # noqa: E731
+    for name, path in zip(fresh, export.export_many(fresh, base=base, check_many=verify_all)):
+        paths[name] = path
+        print(f"exported and verified {path}", flush=True)
+    rows = [(name, paths[name]) for name in names]
     process, url = start_server(base)
     try:
         table = []
@@ -100,9 +104,10 @@ def main(base="runs/exports", models=None, reuse=True):
             first = answer["predictions"][0]
             if isinstance(first, dict):  # several outputs; one comes bare
                 first = {k: v for k, v in first.items() if not isinstance(v, list)} or first
-            shown = first
-            table.append((name, path.name, card_metric(card), entry.paper_result,
-                          json.dumps(shown), f"{latency:.1f}"))
+            shown = json.dumps(first)  # a long answer (a copy, a tour) cut to fit a table cell
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            table.append((name, path.name, card_metric(card), entry.paper_result, shown,
+                          f"{latency:.1f}"))
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -130,15 +130,9 @@ def model_card(entry, weights):
     }
 
 
-def export(name, weights="pretrained", base=DEFAULT_BASE, check=None):
-    """Exports zoo model `name` to `<base>/<name>/<next version>/`; returns it.
-
-    The export is written to a hidden temporary directory beside the
-    versions (TF Serving ignores non-numeric names) and renamed into place,
-    so a version directory is never partial and never overwritten.
-    `check(export_dir, name)`, e.g. `verify.run_isolated`, runs on it before
-    it is claimed: an export that fails its check never gets a version.
-    """
+def _stage(name, weights, base):
+    """Writes the export of `name` to a hidden temporary directory beside its
+    versions (TF Serving ignores non-numeric names); returns (tmp, card)."""
     entry = zoo.get(name)
     model = load_model(entry, weights)
     model_dir = Path(base) / name
@@ -147,29 +141,61 @@ def export(name, weights="pretrained", base=DEFAULT_BASE, check=None):
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         write_saved_model(entry, model, tmp)
-        extra = tmp / "assets.extra"
-        extra.mkdir()
-        warmup.write_requests(extra / warmup.FILENAME, name, entry.example_inputs())
-        card = model_card(entry, weights)
-        if check is not None:
-            check(tmp, name)
-            card["verified_without_project_code"] = True
-        version = (versions(model_dir) or [0])[-1] + 1
-        while True:
-            card["version"] = version
-            (extra / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
-            target = model_dir / str(version)
-            try:  # atomic; refuses a version that exists (with files in it)
-                os.rename(tmp, target)
-                break
-            except OSError as error:
-                if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
-                    raise
-                version += 1
-    finally:
+        (tmp / "assets.extra").mkdir()
+        warmup.write_requests(tmp / "assets.extra" / warmup.FILENAME, name, entry.example_inputs())
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-    write_models_config(base)
-    return target
+        raise
+    return tmp, model_card(entry, weights)
+
+
+def _claim(tmp, card):
+    """Renames a staged export to its model's next free version; returns it."""
+    model_dir = tmp.parent
+    version = (versions(model_dir) or [0])[-1] + 1
+    while True:
+        card["version"] = version
+        (tmp / "assets.extra" / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+        target = model_dir / str(version)
+        try:  # atomic; refuses a version that exists (with files in it)
+            os.rename(tmp, target)
+            return target
+        except OSError as error:
+            if error.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+                raise
+            version += 1
+
+
+def export(name, weights="pretrained", base=DEFAULT_BASE, check=None):
+    """Exports zoo model `name` to `<base>/<name>/<next version>/`; returns it.
+
+    The export is written to a hidden temporary directory beside the
+    versions and renamed into place, so a version directory is never
+    partial and never overwritten. `check(export_dir, name)`, e.g.
+    `verify.run_isolated`, runs on it before it is claimed: an export that
+    fails its check never gets a version.
+    """
+    return export_many([name], weights, base, None if check is None else
+                       lambda staged: [check(tmp, n) for tmp, n in staged])[0]
+
+
+def export_many(names, weights="pretrained", base=DEFAULT_BASE, check_many=None):
+    """`export` of each of `names`, with one `check_many([(export_dir, name),
+    ...])` over all of them (e.g. `verify.run_isolated_many`: one fresh
+    process, not one a model); if it raises, no model gets a version."""
+    staged = []
+    try:
+        for name in names:
+            staged.append((name, *_stage(name, weights, base)))
+        if check_many is not None and staged:
+            check_many([(tmp, name) for name, tmp, _ in staged])
+            for _, _, card in staged:
+                card["verified_without_project_code"] = True
+        return [_claim(tmp, card) for _, tmp, card in staged]
+    finally:
+        for _, tmp, _ in staged:
+            shutil.rmtree(tmp, ignore_errors=True)
+        write_models_config(base)
 
 
 def write_models_config(base=DEFAULT_BASE):

@@ -1,7 +1,7 @@
 """Checks an export in a process that cannot import this repository.
 
-Run as a script (`python -I isolated_check.py EXPORT_DIR --expect JSON`),
-never imported: it blocks imports of the project's packages before loading
+Run as a script (`python -I isolated_check.py EXPORT_DIR --expect JSON`, or
+`--jobs JSON_FILE` for several exports in one process), never imported: it blocks imports of the project's packages before loading
 anything, then
   - rejects Python-only ops (PyFunc, EagerPyFunc, PyFuncStateless),
   - loads the SavedModel with `tf.saved_model.load` and checks the
@@ -97,58 +97,74 @@ def replay_warmup(export_dir, signature, problems):
     return count
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("export_dir")
-    parser.add_argument("--expect", help="expected signature as JSON")
-    parser.add_argument("--inputs", help="an .npz of inputs to run")
-    parser.add_argument("--outputs", help="where to save the outputs (.npz)")
-    parser.add_argument("--keras", action="store_true", help="also load with TFSMLayer")
-    args = parser.parse_args()
-
+def check(export_dir, expect=None, inputs=None, outputs=None, keras_check=False):
+    """The report of one export (see the module's docstring)."""
     problems = []
-    python_ops = sorted(op_types(args.export_dir) & PYTHON_OPS)
+    python_ops = sorted(op_types(export_dir) & PYTHON_OPS)
     if python_ops:
         problems.append(f"Python-only ops in the graph: {python_ops}")
-    loaded = tf.saved_model.load(args.export_dir)
+    loaded = tf.saved_model.load(export_dir)
     if "serving_default" not in loaded.signatures:
         problems.append(f"no serving_default signature: {list(loaded.signatures)}")
-        print(json.dumps({"ok": False, "problems": problems}))
-        return 1
+        return {"ok": False, "problems": problems}
     signature = loaded.signatures["serving_default"]
-    if args.expect:
-        check_signature(signature, json.loads(args.expect), problems)
-    warmups = replay_warmup(args.export_dir, signature, problems)
+    if expect:
+        check_signature(signature, expect, problems)
+    warmups = replay_warmup(export_dir, signature, problems)
 
     report = {"warmup_requests": warmups}
-    if args.inputs:
-        with np.load(args.inputs) as data:
-            inputs = {k: data[k] for k in data.files}
+    if inputs:
+        with np.load(inputs) as data:
+            arrays = {k: data[k] for k in data.files}
         batch = 512
-        count = len(next(iter(inputs.values())))
+        count = len(next(iter(arrays.values())))
         chunks = [
-            signature(**{k: tf.constant(v[i : i + batch]) for k, v in inputs.items()})
+            signature(**{k: tf.constant(v[i : i + batch]) for k, v in arrays.items()})
             for i in range(0, count, batch)
         ]
-        outputs = {k: np.concatenate([c[k].numpy() for c in chunks]) for k in chunks[0]}
-        if args.outputs:  # strings as unicode: object arrays would need pickle to load
-            np.savez(args.outputs, **{
+        results = {k: np.concatenate([c[k].numpy() for c in chunks]) for k in chunks[0]}
+        if outputs:  # strings as unicode: object arrays would need pickle to load
+            np.savez(outputs, **{
                 k: np.char.decode(v.astype(bytes), "utf-8") if v.dtype == object else v
-                for k, v in outputs.items()})
-        if args.keras:
+                for k, v in results.items()})
+        if keras_check:
             import keras
 
-            layer = keras.layers.TFSMLayer(args.export_dir, call_endpoint="serving_default")
-            first, *rest = [tf.constant(v[:batch]) for v in inputs.values()]
-            via_keras = layer(first, **dict(zip(list(inputs)[1:], rest)))
+            layer = keras.layers.TFSMLayer(export_dir, call_endpoint="serving_default")
+            first, *rest = [tf.constant(v[:batch]) for v in arrays.values()]
+            via_keras = layer(first, **dict(zip(list(arrays)[1:], rest)))
             for key, value in via_keras.items():
-                if not np.allclose(np.asarray(value), outputs[key][:batch], atol=1e-5):
+                if not np.allclose(np.asarray(value), results[key][:batch], atol=1e-5):
                     problems.append(f"TFSMLayer output {key!r} differs")
             report["tfsm_layer"] = True
     leaked = sorted(m for m in sys.modules if m.split(".")[0] in PROJECT_PACKAGES)
     if leaked:
         problems.append(f"project modules were imported: {leaked}")
     report.update(ok=not problems, problems=problems)
+    return report
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("export_dir", nargs="?")
+    parser.add_argument("--expect", help="expected signature as JSON")
+    parser.add_argument("--inputs", help="an .npz of inputs to run")
+    parser.add_argument("--outputs", help="where to save the outputs (.npz)")
+    parser.add_argument("--keras", action="store_true", help="also load with TFSMLayer")
+    parser.add_argument("--jobs", help="a JSON list of checks instead, each with the keys "
+                        "export_dir, expect, inputs, outputs, keras; prints a list of reports")
+    args = parser.parse_args()
+    if args.jobs:
+        with open(args.jobs) as f:
+            jobs = json.load(f)
+        reports = [check(job["export_dir"], job.get("expect"), job.get("inputs"), job.get("outputs"),
+                         job.get("keras", False)) for job in jobs]
+        print(json.dumps(reports))
+        return 0 if all(r["ok"] for r in reports) else 1
+    if not args.export_dir:
+        parser.error("give EXPORT_DIR or --jobs")
+    report = check(args.export_dir, args.expect and json.loads(args.expect), args.inputs, args.outputs,
+                   args.keras)
     print(json.dumps(report))
     return 0 if report["ok"] else 1
 

@@ -32,40 +32,52 @@ def run_isolated(export_dir, name=None, inputs=None, keras_check=False, timeout=
     `inputs` (name -> array) are run through `serving_default` there, and
     the outputs come back as arrays. Raises `VerificationError` on failure.
     """
-    export_dir = _saved_model_dir(export_dir)
-    entry = zoo.get(name or export_dir.parent.name)
+    return run_isolated_many([(export_dir, name, inputs)], keras_check, timeout)[0]
+
+
+def run_isolated_many(jobs, keras_check=False, timeout=None):
+    """`run_isolated` of each `(export_dir, name or None, inputs or None)` of
+    `jobs`, all in one fresh process (TensorFlow starts once, not once an
+    export); returns a (report, outputs) each. Raises `VerificationError`
+    naming every export that failed."""
+    jobs = [(_saved_model_dir(path), name, inputs) for path, name, inputs in jobs]
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            sys.executable, "-I", str(CHECK_SCRIPT), str(export_dir),
-            "--expect", json.dumps(signature_info(entry)),
-        ]
-        if inputs is not None:
-            np.savez(f"{tmp}/inputs.npz", **{  # strings as unicode: no pickle needed
-                k: v.astype(str) if v.dtype == object else v for k, v in inputs.items()})
-            command += ["--inputs", f"{tmp}/inputs.npz", "--outputs", f"{tmp}/outputs.npz"]
-        if keras_check:
-            command.append("--keras")
+        specs = []
+        for i, (export_dir, name, inputs) in enumerate(jobs):
+            entry = zoo.get(name or export_dir.parent.name)
+            spec = {"export_dir": str(export_dir), "expect": signature_info(entry), "keras": keras_check}
+            if inputs is not None:
+                np.savez(f"{tmp}/inputs-{i}.npz", **{  # strings as unicode: no pickle needed
+                    k: v.astype(str) if v.dtype == object else v for k, v in inputs.items()})
+                spec.update(inputs=f"{tmp}/inputs-{i}.npz", outputs=f"{tmp}/outputs-{i}.npz")
+            specs.append(spec)
+        Path(f"{tmp}/jobs.json").write_text(json.dumps(specs))
         result = subprocess.run(
-            command, cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout
+            [sys.executable, "-I", str(CHECK_SCRIPT), "--jobs", f"{tmp}/jobs.json"], cwd=tmp, env=env,
+            capture_output=True, text=True, timeout=timeout or 300 + 60 * len(jobs),
         )
         lines = result.stdout.strip().splitlines()
         try:
-            report = json.loads(lines[-1])
+            reports = json.loads(lines[-1])
         except (IndexError, json.JSONDecodeError):
+            names = ", ".join(str(path) for path, _, _ in jobs)
             raise VerificationError(
-                f"The isolated check of {export_dir} crashed:\n{result.stderr[-3000:]}"
+                f"The isolated check of {names} crashed:\n{result.stderr[-3000:]}"
             ) from None
-        if not report.get("ok"):
-            raise VerificationError(
-                f"{export_dir} failed verification: " + "; ".join(report["problems"])
-            )
-        outputs = None
-        if inputs is not None:
-            with np.load(f"{tmp}/outputs.npz") as data:
-                outputs = {k: data[k] for k in data.files}
-    return report, outputs
+        failed = [f"{path} failed verification: " + "; ".join(report["problems"])
+                  for (path, _, _), report in zip(jobs, reports) if not report.get("ok")]
+        if failed:
+            raise VerificationError("\n".join(failed))
+        results = []
+        for spec, report in zip(specs, reports):
+            outputs = None
+            if "outputs" in spec:
+                with np.load(spec["outputs"]) as data:
+                    outputs = {k: data[k] for k in data.files}
+            results.append((report, outputs))
+    return results
 
 
 def evaluate_export(export_dir, name=None, data_dir=None, split="validation", **options):

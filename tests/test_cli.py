@@ -81,9 +81,7 @@ def test_visualize_writes_a_png(name, tmp_path, capsys):
 def test_demo_prints_the_table(zoo_exports):
     """The main job on a base holding identical exports of all but
     highway_mnist: it reuses those, exports that one, and serves them all."""
-    for name in zoo.names():
-        if name != "highway_mnist":
-            zoo_exports.get(name)
+    zoo_exports.prefetch([name for name in zoo.names() if name != "highway_mnist"])
     result = run_cli("demo", "--base", zoo_exports.base)
     assert result.returncode == 0, result.stderr[-3000:]
     lines = result.stdout.splitlines()

@@ -144,6 +144,40 @@ def test_verification_rejects_python_ops_and_wrong_signatures(tmp_path):
     assert "tf_serving_warmup_requests is missing" in str(error.value)
 
 
+def test_one_process_verifies_many_exports_and_names_the_bad_one(exported, tmp_path):
+    class WrongOutputs(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28, 1], tf.float32, name="image")])
+        def serve(self, image):
+            return {"scores": tf.zeros([tf.shape(image)[0], 10])}
+
+    module = WrongOutputs()
+    bad = tmp_path / "highway_mnist" / "7"
+    tf.saved_model.save(module, str(bad), signatures={"serving_default": module.serve})
+    examples = ENTRY.example_inputs()
+    (report, outputs), (again, none) = verify.run_isolated_many(
+        [(exported, None, examples), (exported, "highway_mnist", None)])
+    assert report["ok"] and again["ok"] and none is None
+    assert outputs["class_id"].shape == (len(examples["image"]),)
+    with pytest.raises(verify.VerificationError, match="signature outputs are") as error:
+        verify.run_isolated_many([(exported, None, None), (bad, None, None)])
+    assert str(bad) in str(error.value) and str(exported) not in str(error.value)
+
+
+def test_a_batch_failing_its_check_gets_no_version(tmp_path):
+    def check(staged):
+        assert [name for _, name in staged] == ["highway_mnist", "pointer_sort"]
+        assert all((path / "saved_model.pb").is_file() for path, _ in staged)
+        raise verify.VerificationError("rejected")
+
+    with pytest.raises(verify.VerificationError, match="rejected"):
+        export.export_many(["highway_mnist", "pointer_sort"], base=tmp_path, check_many=check)
+    assert [list((tmp_path / n).iterdir()) for n in ("highway_mnist", "pointer_sort")] == [[], []]
+    paths = export.export_many(["highway_mnist", "pointer_sort"], base=tmp_path,
+                               check_many=lambda staged: None)
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["highway_mnist/1", "pointer_sort/1"]
+    assert all(export.matching_export(n, base=tmp_path) == p for n, p in zip(("highway_mnist", "pointer_sort"), paths))
+
+
 def test_isolated_check_cannot_import_the_project(exported):
     plain = subprocess.run([sys.executable, "-I", "-c", "import zoo"], cwd=exported)
     assert plain.returncode == 0  # the project is installed: only the blocker stops it
