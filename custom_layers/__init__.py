@@ -4,7 +4,10 @@ from custom_layers.answer_embedding import AnswerEmbedding
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
+from custom_layers.l2_pooling import L2Pooling2D
 from custom_layers.last_words import LastWords
+from custom_layers.max_pooling_with_argmax import MaxPoolingWithArgmax2D
+from custom_layers.max_unpooling import MaxUnpooling2D
 from custom_layers.memory_hop import LinearStart, MemoryHop
 from custom_layers.ntm_cell import NTM, NTMCell
 from custom_layers.null_memory import NullMemory
@@ -12,6 +15,7 @@ from custom_layers.pointer_attention import PointerAttention
 from custom_layers.pointer_decoder import PointerDecoder
 from custom_layers.pointer_generator import PointerGenerator
 from custom_layers.pointer_losses import PointerAccuracy, PointerLoss
+from custom_layers.reflection_padding import ReflectionPadding1D, ReflectionPadding2D
 from custom_layers.sampling_grid import SamplingGrid
 from custom_layers.sentence_encoder import SentenceEncoder
 from custom_layers.spatial_transformer import SpatialTransformer
@@ -22,8 +26,11 @@ __all__ = [
     "BilinearSampler",
     "Highway",
     "HighwayConv2D",
+    "L2Pooling2D",
     "LastWords",
     "LinearStart",
+    "MaxPoolingWithArgmax2D",
+    "MaxUnpooling2D",
     "MemoryHop",
     "NTM",
     "NTMCell",
@@ -33,6 +40,8 @@ __all__ = [
     "PointerDecoder",
     "PointerGenerator",
     "PointerLoss",
+    "ReflectionPadding1D",
+    "ReflectionPadding2D",
     "SamplingGrid",
     "SentenceEncoder",
     "SpatialTransformer",

@@ -6,7 +6,7 @@ builder), its held-out scorer and its report, and a `TASKS` dict of the
 below.
 """
 
-from training.tasks import babi, chat, mnist, ntm, pointer, shapes_vqa
+from training.tasks import babi, chat, fizzbuzz, mnist, ntm, pointer, shapes_vqa
 from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
 
 TASKS = {
@@ -16,6 +16,7 @@ TASKS = {
     **babi.TASKS,         # babi, babi_10k
     **shapes_vqa.TASKS,   # vqa_shapes
     **ntm.TASKS,          # ntm_copy
+    **fizzbuzz.TASKS,     # fizzbuzz
 }
 
 

@@ -1,0 +1,139 @@
+"""`fizzbuzz`: Joel Grus's Fizz Buzz network, its task and its export."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import zoo
+from training import train
+from training.tasks import fizzbuzz as task
+from zoo import fizzbuzz
+
+ENTRY = zoo.get("fizzbuzz")
+
+
+def _text(tensor):
+    return [v.decode() for v in tensor.numpy()]
+
+
+def test_binary_digits_are_the_blogs_encoding():
+    numbers = np.array([1, 2, 5, 6, 100, 512, 1023], np.int64)
+    digits = fizzbuzz.BinaryDigits()(numbers).numpy()
+    # The blog's binary_encode: [i >> d & 1 for d in range(10)], least significant first.
+    expected = np.array([[n >> d & 1 for d in range(10)] for n in numbers.tolist()], "float32")
+    np.testing.assert_array_equal(digits, expected)
+    np.testing.assert_array_equal(digits[2], [1, 0, 1, 0, 0, 0, 0, 0, 0, 0])
+    # Back to the numbers: every number of 1..1023 has its own code.
+    every = np.arange(1, 1024, dtype=np.int64)
+    codes = fizzbuzz.BinaryDigits()(every).numpy() @ (2.0 ** np.arange(10))
+    np.testing.assert_array_equal(codes, every)
+    xla = tf.function(fizzbuzz.BinaryDigits(), jit_compile=True)(tf.constant(numbers))
+    np.testing.assert_array_equal(xla.numpy(), digits)
+    np.testing.assert_array_equal(fizzbuzz.BinaryDigits(centred=True)(numbers).numpy(), 2 * expected - 1)
+
+
+def test_labels_and_answers_follow_the_rules():
+    numbers = np.arange(1, 31)
+    answers = [task.answer(n) for n in numbers]
+    assert answers[:15] == ["1", "2", "fizz", "4", "buzz", "fizz", "7", "8", "fizz", "buzz",
+                            "11", "fizz", "13", "14", "fizzbuzz"]
+    assert answers[29] == "fizzbuzz" and answers[24] == "buzz" and answers[26] == "fizz"
+    np.testing.assert_array_equal(task.label([3, 5, 15, 7, 1020]), [1, 2, 3, 0, 3])
+
+
+def test_splits_are_disjoint_and_cover_the_blogs_numbers():
+    train_numbers, validation, test = (task.numbers(s) for s in ("train", "validation", "test"))
+    assert set(train_numbers) | set(validation) == set(range(101, 1024))
+    assert not set(train_numbers) & set(validation)
+    assert len(validation) == 90 and np.all((validation // 15) % 10 == 0)
+    np.testing.assert_array_equal(test, np.arange(1, 101))
+    # Whole runs of 15: every class in its share (6 fizzbuzz, 12 buzz, 24 fizz, 48 numbers).
+    np.testing.assert_array_equal(np.bincount(task.label(validation)), [48, 24, 12, 6])
+    with pytest.raises(ValueError, match="`split` must be one of"):
+        task.numbers("dev")
+
+
+def test_dataset_repeats_and_shuffles_the_training_numbers():
+    batches = list(task.fizzbuzz_dataset("train", batch_size=1000, repeats=3, seed=1))
+    numbers = np.concatenate([x.numpy() for x, _ in batches])
+    labels = np.concatenate([y.numpy() for _, y in batches])
+    assert len(numbers) == 3 * 833 and numbers.dtype == np.int64
+    np.testing.assert_array_equal(np.sort(numbers), np.sort(np.tile(task.numbers("train"), 3)))
+    for start in (0, 833, 1666):  # every pass is the whole training set, each in its own order
+        np.testing.assert_array_equal(np.sort(numbers[start:start + 833]), task.numbers("train"))
+    assert not np.array_equal(numbers[:833], np.sort(numbers[:833]))
+    assert not np.array_equal(numbers[:833], numbers[833:1666])
+    np.testing.assert_array_equal(labels, task.label(numbers))
+    held = np.concatenate([x.numpy() for x, _ in task.fizzbuzz_dataset("validation", repeats=3)])
+    np.testing.assert_array_equal(held, task.numbers("validation"))  # held out: one pass, in order
+    with pytest.raises(ValueError, match="`repeats` must be a positive int"):
+        task.fizzbuzz_dataset("train", repeats=0)
+
+
+def test_answers_are_the_strings_of_the_predicted_classes():
+    numbers = tf.constant([7, 9, 10, 30, 1023, 98], tf.int64)
+    class_ids = tf.constant([0, 1, 2, 3, 0, 1], tf.int64)  # hand-made predictions, one wrong
+    assert _text(fizzbuzz.answers(numbers, class_ids)) == ["7", "fizz", "buzz", "fizzbuzz", "1023", "fizz"]
+
+
+class _Fixed:
+    """A stand-in model predicting the given class of each number (one-hot)."""
+
+    def __init__(self, classes):
+        self.classes = classes
+
+    def __call__(self, number, training=False):
+        return tf.one_hot(tf.gather(self.classes, number), 4)
+
+
+def test_serving_strings_on_hand_made_predictions():
+    classes = tf.constant(task.label(np.arange(1024)), tf.int64)  # right everywhere...
+    classes = tf.tensor_scatter_nd_update(classes, [[4], [23]], tf.constant([1, 1], tf.int64))  # ...but 4, 23
+    serve = fizzbuzz.serving_fn(_Fixed(classes))
+    out = serve(number=tf.constant([1, 3, 4, 5, 15, 23, 100], tf.int64))
+    assert list(out) == ["answer"]
+    assert _text(out["answer"]) == ["1", "fizz", "fizz", "buzz", "fizzbuzz", "fizz", "buzz"]
+    scores = task.score({"answer": out["answer"].numpy()}, {"number": np.array([1, 3, 4, 5, 15, 23, 100])},
+                        np.array([task.answer(n) for n in [1, 3, 4, 5, 15, 23, 100]]))
+    assert scores["wrong"] == 2 and scores["error"] == pytest.approx(2 / 7)
+
+
+@pytest.mark.parametrize("numbers", [[0], [1, 1024], [-5, 3]])
+def test_numbers_outside_1_to_1023_are_a_clear_error(numbers):
+    serve = tf.function(fizzbuzz.serving_fn(ENTRY.build("smoke")))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"`number` must be in \[1, 1023\]"):
+        serve(number=tf.constant(numbers, tf.int64))
+
+
+def test_builder_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="`hidden` must be a positive int"):
+        fizzbuzz.build_fizzbuzz(hidden=0)
+    with pytest.raises(ValueError, match="`digits` must be an int in"):
+        fizzbuzz.BinaryDigits(digits=0)
+
+
+def test_the_paper_preset_is_the_blogs_network():
+    model = ENTRY.build("paper")
+    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+    assert [d.units for d in dense] == [100, 4]
+    assert model.count_params() == 10 * 100 + 100 + 100 * 4 + 4
+
+
+def test_smoke_training_scores_the_held_out_numbers(tmp_path):
+    info = train.train("fizzbuzz", preset="smoke", run_dir=tmp_path / "fizzbuzz", verbose=0)
+    held_out = info["metrics"]["held_out"]
+    assert held_out["split"] == "validation" and held_out["examples"] == 90
+    assert 0 <= held_out["wrong"] <= 90 and held_out["error"] == pytest.approx(held_out["wrong"] / 90)
+    assert info["metrics"]["validation"]["examples"] == 90
+
+
+def test_pretrained_export_answers_1_to_100_at_least_as_well_as_the_blog(zoo_exports):
+    """The blog's network got 96 of 1..100 right; ours (RESULTS.md) 98. All 100 is the
+    issue's goal, which no training of this network reached reliably (RESULTS.md)."""
+    from exports import verify
+
+    scores = verify.evaluate_export(zoo_exports.get("fizzbuzz"), "fizzbuzz", split="test")
+    assert scores["examples"] == 100 and scores["wrong"] <= 4, scores
+    outputs = zoo_exports.outputs["fizzbuzz"]  # the example numbers, where no project code loads
+    expected = [task.answer(n) for n in zoo_exports.inputs["fizzbuzz"]["number"]]
+    assert list(outputs["answer"]) == expected
