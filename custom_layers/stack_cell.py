@@ -44,7 +44,12 @@ class StackCell(keras.layers.Layer):
 
     With `discrete_inference=True` the actions are rounded to the most
     likely one when `training=False`: the paper does this at test time to
-    generalise to longer sequences.
+    generalise to longer sequences. With `training_actions="straight_through"`
+    training takes the same whole (argmax) actions in the forward pass and
+    lets the gradient through the softmax (the straight-through estimator),
+    so that training runs the stack that inference with
+    `discrete_inference` runs; the default `"soft"` trains on the mixture,
+    as the paper does.
 
     Under a `mixed_float16` policy the hidden layer runs in float16; the
     stacks, the actions and the states stay float32.
@@ -59,6 +64,9 @@ class StackCell(keras.layers.Layer):
             layer. Defaults to 2.
         activation: of the hidden layer. Defaults to `"sigmoid"` (the paper).
         discrete_inference: take argmax actions when not training.
+        training_actions: `"soft"` (default: the mixture) or
+            `"straight_through"` (argmax actions forward, the softmax's
+            gradient backward) when training.
         empty_value: the value of an empty position. Defaults to -1.
         kernel_initializer, recurrent_initializer: initializers of `U`, `P`,
             the action and push kernels, and of `R`.
@@ -90,6 +98,7 @@ class StackCell(keras.layers.Layer):
         activation="sigmoid",
         discrete_inference=False,
         empty_value=-1.0,
+        training_actions="soft",
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         **kwargs,
@@ -104,6 +113,9 @@ class StackCell(keras.layers.Layer):
             raise ValueError(
                 f"StackCell: `read_depth` ({read_depth}) must not exceed `stack_depth` ({stack_depth})."
             )
+        if training_actions not in ("soft", "straight_through"):
+            raise ValueError(f"StackCell: `training_actions` must be 'soft' or 'straight_through'; "
+                             f"received {training_actions!r}.")
         self.units = units
         self.num_stacks = num_stacks
         self.stack_depth = stack_depth
@@ -112,6 +124,7 @@ class StackCell(keras.layers.Layer):
         self.activation = keras.activations.get(activation)
         self.discrete_inference = bool(discrete_inference)
         self.empty_value = float(empty_value)
+        self.training_actions = training_actions
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.state_size = [units, num_stacks * stack_depth * element_size]
@@ -170,8 +183,11 @@ class StackCell(keras.layers.Layer):
         hidden = ops.cast(hidden, self.compute_dtype)
         logits = ops.reshape(ops.matmul(hidden, self.action_kernel) + self.action_bias, (batch, k, 3))
         actions = ops.softmax(logits, axis=-1)
+        whole = ops.one_hot(ops.argmax(logits, axis=-1), 3, dtype=actions.dtype)
         if self.discrete_inference and not training:
-            actions = ops.one_hot(ops.argmax(logits, axis=-1), 3, dtype=actions.dtype)
+            actions = whole
+        elif training and self.training_actions == "straight_through":
+            actions = actions + ops.stop_gradient(whole - actions)
         pushed = ops.sigmoid(ops.matmul(hidden, self.push_kernel) + self.push_bias)
         stacks = stack_update(stacks, actions, ops.reshape(pushed, (batch, k, e)), self.empty_value)
         return hidden, [hidden, ops.reshape(stacks, (batch, k * d * e))]
@@ -190,6 +206,7 @@ class StackCell(keras.layers.Layer):
             "activation": keras.activations.serialize(self.activation),
             "discrete_inference": self.discrete_inference,
             "empty_value": self.empty_value,
+            "training_actions": self.training_actions,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
         })

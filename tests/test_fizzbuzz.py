@@ -112,11 +112,13 @@ def test_builder_rejects_bad_arguments():
         fizzbuzz.BinaryDigits(digits=0)
 
 
-def test_the_paper_preset_is_the_blogs_network():
-    model = ENTRY.build("paper")
-    dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
-    assert [d.units for d in dense] == [100, 4]
-    assert model.count_params() == 10 * 100 + 100 + 100 * 4 + 4
+def test_the_paper_preset_is_the_blogs_network_widened():
+    for preset, hidden in (("paper", 1000), ("paper", 100)):
+        model = ENTRY.build(preset, hidden=hidden)
+        dense = [layer for layer in model.layers if layer.__class__.__name__ == "Dense"]
+        assert [d.units for d in dense] == [hidden, 4]
+        assert model.count_params() == 10 * hidden + hidden + hidden * 4 + 4
+    assert ENTRY.preset("paper").model["hidden"] == 1000
 
 
 def test_smoke_training_scores_the_held_out_numbers(tmp_path):
@@ -127,13 +129,13 @@ def test_smoke_training_scores_the_held_out_numbers(tmp_path):
     assert info["metrics"]["validation"]["examples"] == 90
 
 
-def test_pretrained_export_answers_1_to_100_at_least_as_well_as_the_blog(zoo_exports):
-    """The blog's network got 96 of 1..100 right; ours (RESULTS.md) 98. All 100 is the
-    issue's goal, which no training of this network reached reliably (RESULTS.md)."""
+def test_pretrained_export_answers_1_to_100_better_than_the_blog(zoo_exports):
+    """The blog's network got 96 of 1..100 right; ours (RESULTS.md) 99. All 100 is the
+    issue's goal, which two of four seeds reach and validation cannot pick (RESULTS.md)."""
     from exports import verify
 
     scores = verify.evaluate_export(zoo_exports.get("fizzbuzz"), "fizzbuzz", split="test")
-    assert scores["examples"] == 100 and scores["wrong"] <= 4, scores
+    assert scores["examples"] == 100 and scores["wrong"] <= 1, scores
     outputs = zoo_exports.outputs["fizzbuzz"]  # the example numbers, where no project code loads
     expected = [task.answer(n) for n in zoo_exports.inputs["fizzbuzz"]["number"]]
     assert list(outputs["answer"]) == expected

@@ -97,6 +97,31 @@ def test_discrete_inference_takes_whole_actions_only_when_not_training():
     assert not np.allclose(np.asarray(trained), inferred)
 
 
+def test_straight_through_training_runs_whole_actions_with_the_softmax_gradient():
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(8, 2)).astype("float32")
+    states = [rng.normal(size=(8, 6)).astype("float32"), rng.uniform(size=(8, 5)).astype("float32")]
+    straight = StackCell(6, stack_depth=5, discrete_inference=True, training_actions="straight_through")
+    straight.build((None, 2))
+    _, (_, inferred) = straight(x, states, training=False)
+    soft = StackCell.from_config({**straight.get_config(), "training_actions": "soft"})
+    soft.build((None, 2))
+    soft.set_weights(straight.get_weights())
+    assert straight.get_config()["training_actions"] == "straight_through"
+    with tf.GradientTape(persistent=True) as tape:
+        _, (_, trained) = straight(x, states, training=True)
+        _, (_, mixed) = soft(x, states, training=True)
+        value, mixed_value = tf.reduce_sum(trained ** 2), tf.reduce_sum(mixed ** 2)
+    np.testing.assert_allclose(np.asarray(trained), np.asarray(inferred), atol=1e-6)
+    assert not np.allclose(np.asarray(mixed), np.asarray(inferred))
+    gradient = tape.gradient(value, straight.action_kernel)
+    assert gradient is not None and np.any(np.abs(np.asarray(gradient)) > 0)
+    with pytest.raises(ValueError, match="`training_actions`"):
+        StackCell(4, training_actions="hard")
+
+
 def test_initial_stacks_are_empty():
     cell = StackCell(3, num_stacks=2, stack_depth=4)
     cell.build((None, 2))

@@ -420,6 +420,59 @@ def visualize_ntm_copy(model, path):
             + "".join(f"{t:4d}  {w:28d} | {rd:d}\n" for t, (w, rd) in enumerate(zip(top_write, top_read))))
 
 
+def stack_trace(model, tokens):
+    """Runs the `stack_rnn` layer of a language model one step at a time on
+    `tokens` [T] (one string); returns (stacks [T, K, D] after each step,
+    actions [T, K] (`StackCell`'s order: push, pop, no-op), next-symbol
+    probabilities [T, V+1], the value of an empty position)."""
+    letters = keras.ops.convert_to_numpy(model.get_layer("letters")(np.asarray([tokens], "int32")))
+    cell = model.get_layer("stack_rnn").cell
+    k, d = cell.num_stacks, cell.stack_depth
+    states = cell.get_initial_state(batch_size=1)
+    stacks, actions = [], []
+    for t in range(len(tokens)):
+        hidden, states = cell(letters[:, t], states, training=False)
+        logits = keras.ops.matmul(states[0], cell.action_kernel) + cell.action_bias
+        actions.append(np.argmax(keras.ops.convert_to_numpy(logits).reshape(k, 3), -1))
+        stacks.append(keras.ops.convert_to_numpy(states[1]).reshape(k, d, -1)[..., 0])
+    probabilities = keras.ops.convert_to_numpy(model(np.asarray([tokens], "int32"), training=False))[0]
+    return np.stack(stacks), np.stack(actions), probabilities, cell.empty_value
+
+
+def visualize_stack_rnn_anbn(model, path, n=12):
+    """The top of each stack and its action after every letter of a^n b^n,
+    with the predicted next symbol."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    text = "a" * n + "b" * n
+    stacks, actions, probabilities, empty = stack_trace(model, [1] * n + [2] * n)
+    used = np.flatnonzero((actions != 2).any(0))  # stacks that ever push or pop
+    predicted = ["ab$"[i] for i in probabilities.argmax(-1)]
+    depth = 2 * n + 2
+    figure, axes = plt.subplots(1, len(used), figsize=(2.2 * len(used) + 1, 6), squeeze=False)
+    for axis, stack in zip(axes[0], used):
+        axis.imshow(stacks[:, stack, :depth].T, cmap="coolwarm", vmin=-1, vmax=1, aspect="auto",
+                    interpolation="nearest")
+        axis.set_xticks(range(len(text)), [f"{c}\n{'+-.'[a]}" for c, a in zip(text, actions[:, stack])],
+                        fontsize=6)
+        axis.set_ylabel("stack position (0: top)")
+        axis.set_title(f"stack {stack}", fontsize=9)
+    figure.suptitle(f"{model.name} on {text}: stack contents after each letter (-1: empty); "
+                    "actions + push, - pop, . no-op\npredicted next symbols: " + "".join(predicted))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    names = ("push", "pop", "no-op")
+    lines = ["letter  next ($: end)  " + "  ".join(f"stack {s}: action height" for s in used)]
+    for t, c in enumerate(text):
+        lines.append(f"{c:6s}  {predicted[t]:12s}  " + "  ".join(
+            f"{names[actions[t, s]]:>15s} {int(np.sum(stacks[t, s] != empty)):6d}" for s in used))
+    return "\n".join(lines) + "\n"
+
+
 VISUALIZERS = {
     "highway_mnist": visualize_highway_mnist,
     "st_cnn_rts": visualize_st_cnn_rts,
@@ -431,6 +484,7 @@ VISUALIZERS = {
     "vqa_shapes": visualize_vqa_shapes,
     "vqa_shapes_1hop": visualize_vqa_shapes,
     "ntm_copy": visualize_ntm_copy,
+    "stack_rnn_anbn": visualize_stack_rnn_anbn,
 }
 
 

@@ -1,8 +1,9 @@
 """`fizzbuzz`: Joel Grus's "Fizz Buzz in TensorFlow" (2016).
 
 The blog's network: the number's 10 binary digits (least significant first)
-in, one hidden layer of 100 ReLUs, 4 classes out (the number itself,
-"fizz", "buzz", "fizzbuzz"); trained on 101..1023 and asked about 1..100.
+in, one hidden layer of ReLUs (the blog's 100; the paper preset's 1,000), 4
+classes out (the number itself, "fizz", "buzz", "fizzbuzz"); trained on
+101..1023 and asked about 1..100.
 The export takes `number` int64 [B] in [1, 1023] and answers `answer`
 string [B]: the binary encoding, the network and the string formatting all
 run in the graph.
@@ -96,7 +97,9 @@ def _examples():
     return {"number": np.array([1, 3, 5, 15, 49, 98, 99, 100], np.int64)}
 
 
-MODEL = dict(hidden=100, centred=True)
+# 1,000 hidden units, not the blog's 100: 90 of 90 validation numbers on 3 of 4 seeds
+# against 87-90 (RESULTS.md); `--set hidden=100` is the blog's width.
+MODEL = dict(hidden=1000, centred=True)
 # Full batches of the 833 training numbers, AdamW (decoupled weight decay 0.5 x the
 # learning rate per step), the learning rate cosine-decayed to 0 over the run.
 TRAINING = dict(batch_size=833, learning_rate=1e-2, weight_decay=0.5)
@@ -111,12 +114,12 @@ FIZZBUZZ = registry.register(registry.ZooEntry(
         ),
         "quick": registry.Preset(
             model=MODEL, epochs=5, **TRAINING, task=dict(repeats=100),
-            description="a minute: the blog's net, 500 full-batch steps",
+            description="a minute: the paper preset's net, 500 full-batch steps",
         ),
         "paper": registry.Preset(
             model=MODEL, epochs=30, **TRAINING, task=dict(repeats=100),
-            description="the blog's net (10 binary digits, 100 ReLUs, 4 classes), 3,000 full-batch "
-                        "steps of AdamW",
+            description="the blog's net widened (10 binary digits, 1,000 ReLUs, 4 classes), "
+                        "3,000 full-batch steps of AdamW",
         ),
     },
     inputs=(registry.TensorInfo("number", "int64", (None,), "an integer in [1, 1023]"),),
@@ -125,6 +128,6 @@ FIZZBUZZ = registry.register(registry.ZooEntry(
     serving_fn=serving_fn,
     example_inputs=_examples,
     paper_result='96 of 1..100 right (4, 23, 49 and 53 called "fizz"), 10,000 epochs of SGD',
-    weights_sha256="2d6f1fd5a184c77b28a0afddef0ad9d4f959cf32d930890e179660c8d44b0f9f",
+    weights_sha256="5d524d290dcfed031649d19d5ac30cb83c520bac17959419d3c0a9d18c7d6fc6",
     summary="Fizz Buzz from 10 binary digits with one hidden layer (Grus 2016)",
 ))

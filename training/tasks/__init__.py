@@ -6,7 +6,7 @@ builder), its held-out scorer and its report, and a `TASKS` dict of the
 below.
 """
 
-from training.tasks import babi, chat, fizzbuzz, mnist, ntm, pointer, shapes_vqa
+from training.tasks import babi, chat, fizzbuzz, languages, mnist, ntm, pointer, shapes_vqa
 from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
 
 TASKS = {
@@ -15,7 +15,8 @@ TASKS = {
     **pointer.TASKS,      # pointer_sort, pointer_hull, pointer_tsp
     **babi.TASKS,         # babi, babi_10k
     **shapes_vqa.TASKS,   # vqa_shapes
-    **ntm.TASKS,          # ntm_copy
+    **ntm.TASKS,          # ntm_copy, ntm_repeat_copy, ntm_recall
+    **languages.TASKS,    # anbn, anbncn, anbncndn, anb2n, anbmcnm
     **fizzbuzz.TASKS,     # fizzbuzz
 }
 

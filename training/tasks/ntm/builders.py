@@ -2,12 +2,15 @@
 
     builder = ntm_datasets.builder("copy", lengths=(1, 20), examples={"train": 100_000})
     ds = builder.as_dataset(split="train")  # {"bits", "length"}
+    ntm_datasets.builder("repeat_copy", lengths=(1, 10), repeats=(1, 10))  # {"bits", "length", "repeats"}
+    ntm_datasets.builder("recall", lengths=(2, 6))  # {"items", "query"}: `lengths` counts items
 
-Example i of a split is `generators.rng_for(seed, split, i)`'s draw, so a
-builder of one length holds exactly the held-out cases that
-`training.tasks.ntm.pipeline.copy_held_out` scores (seed 0). Training
-(`specialnets train ntm_copy`) draws fresh sequences every epoch instead;
-these builders fix a dataset for reuse.
+Example i of a split is `generators.rng_for(seed, split, i, task)`'s draw
+(a repeat copy's count cycles through `repeats`, as in the held-out sets),
+so a builder of one length holds exactly the held-out cases that
+`training.tasks.ntm.pipeline`'s `*_held_out` score (seed 0). Training
+(`specialnets train ntm_copy`, ...) draws fresh sequences every epoch
+instead; these builders fix a dataset for reuse.
 """
 
 import contextlib
@@ -20,17 +23,38 @@ import numpy as np
 
 from training.tasks.ntm import generators as gen
 
-TASKS = ("copy",)
+TASKS = ("copy", "repeat_copy", "recall")
 DEFAULT_EXAMPLES = {"train": 10_000, "validation": 1000, "test": 1000}
 
 
-def example(seed, split, index, lengths):
-    """(bits, length) of example `index` of `split`; the length is drawn
-    from its own stream, so a fixed length gives the held-out cases."""
+def example(seed, split, index, lengths, task="copy", repeats=(1, 10)):
+    """The features of example `index` of `split`: copy's {bits, length},
+    repeat copy's {bits, length, repeats}, recall's {items, query}. The
+    length (or number of items) is drawn from its own stream, so a fixed
+    one gives the held-out cases."""
     low, high = lengths
     length = low if low == high else int(
         np.random.default_rng([seed, gen.SPLITS[split], index, 1]).integers(low, high + 1))
-    return gen.copy_example(gen.rng_for(seed, split, index), length), length
+    rng = gen.rng_for(seed, split, index, task)
+    if task == "recall":
+        items, query = gen.recall_example(rng, length)
+        return {"items": items, "query": query}
+    features = {"bits": gen.copy_example(rng, length), "length": length}
+    if task == "repeat_copy":
+        features["repeats"] = repeats[0] + index % (repeats[1] - repeats[0] + 1)
+    return features
+
+
+def _features(task):
+    import tensorflow_datasets as tfds
+
+    if task == "recall":
+        return {"items": tfds.features.Tensor(shape=(None, gen.RECALL_ROWS, gen.RECALL_BITS), dtype=np.float32),
+                "query": np.int32}, ("items", "query")
+    features = {"bits": tfds.features.Tensor(shape=(None, gen.BITS), dtype=np.float32), "length": np.int32}
+    if task == "repeat_copy":
+        features["repeats"] = np.int32
+    return features, ("bits", "bits")
 
 
 @functools.cache  # tfds registers a builder class by name: define it once
@@ -44,21 +68,20 @@ def _builder_class():
         lengths: tuple = (1, 20)
         examples: tuple = tuple(DEFAULT_EXAMPLES.items())
         seed: int = 0
+        repeats: tuple = (1, 10)
 
     class SpecialnetsNtmTasks(tfds.core.GeneratorBasedBuilder):
-        """The copy task of the Neural Turing Machine (Graves et al. 2014), generated."""
+        """The copy, repeat-copy and recall tasks of the Neural Turing Machine (Graves et al. 2014), generated."""
 
         VERSION = tfds.core.Version("1.0.0")
         BUILDER_CONFIG_CLASS = NTMTaskConfig
         pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
 
         def _info(self):
+            features, supervised = _features(self.builder_config.task)
             return self.dataset_info_from_configs(
-                features=tfds.features.FeaturesDict({
-                    "bits": tfds.features.Tensor(shape=(None, gen.BITS), dtype=np.float32),
-                    "length": np.int32,
-                }),
-                supervised_keys=("bits", "bits"),
+                features=tfds.features.FeaturesDict(features),
+                supervised_keys=supervised,
                 disable_shuffling=True,  # example i stays the i-th
             )
 
@@ -69,32 +92,38 @@ def _builder_class():
         def _generate_examples(self, split, count):
             config = self.builder_config
             for index in range(count):
-                bits, length = example(config.seed, split, index, config.lengths)
-                yield index, {"bits": bits, "length": length}
+                yield index, example(config.seed, split, index, config.lengths, config.task, config.repeats)
 
     return SpecialnetsNtmTasks, NTMTaskConfig
 
 
-def builder(task="copy", lengths=(1, 20), examples=None, seed=0, cache_dir="runs/tfds"):
-    """A prepared builder of `task` ("copy") with T drawn uniformly from
-    `lengths` (inclusive) and `examples` per split."""
+def builder(task="copy", lengths=(1, 20), examples=None, seed=0, cache_dir="runs/tfds", repeats=(1, 10)):
+    """A prepared builder of `task` ("copy", "repeat_copy" or "recall") with
+    T (recall: the number of items) drawn uniformly from `lengths`
+    (inclusive), a repeat copy's count cycling through `repeats`
+    (inclusive), and `examples` per split."""
     import tensorflow_datasets as tfds
 
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {list(TASKS)}; received {task!r}.")
     low, high = lengths
-    if not 1 <= low <= high:
-        raise ValueError(f"`lengths` must be (low, high) with 1 <= low <= high; received {lengths}.")
+    least = 2 if task == "recall" else 1
+    if not least <= low <= high:
+        raise ValueError(f"`lengths` must be (low, high) with {least} <= low <= high; received {lengths}.")
+    if not 1 <= repeats[0] <= repeats[1]:
+        raise ValueError(f"`repeats` must be (low, high) with 1 <= low <= high; received {repeats}.")
     examples = {**DEFAULT_EXAMPLES, **(examples or {})}
     unknown = set(examples) - set(gen.SPLITS)
     if unknown:
         raise ValueError(f"`examples` splits must be among {sorted(gen.SPLITS)}; received {sorted(unknown)}.")
     counts = "-".join(f"{examples[s]}" for s in sorted(examples))
     builder_class, config_class = _builder_class()
+    counted = f"-r{repeats[0]}-{repeats[1]}" if task == "repeat_copy" else ""
     config = config_class(
-        name=f"{task}-t{low}-{high}-seed{seed}-{counts}",
+        name=f"{task}-t{low}-{high}{counted}-seed{seed}-{counts}",
         description=f"{task}, T in [{low}, {high}], seed {seed}",
         task=task, lengths=(low, high), examples=tuple(sorted(examples.items())), seed=seed,
+        repeats=tuple(repeats),
     )
     prepared = builder_class(config=config, data_dir=str(Path(cache_dir) / "ntm-tasks"))
     with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
