@@ -370,7 +370,7 @@ def ntm_weightings(model, bits):
     [B, 2T+1, N] of the first head of each, output [B, T, 8])."""
     phases = keras.ops.convert_to_numpy(model.get_layer("phases")(bits))
     cell = model.get_layer("ntm").cell
-    n, r, controller = cell.memory_size, cell.read_heads, cell._num_controller_states
+    n, controller = cell.memory_size, cell._num_controller_states
     states = cell.get_initial_state(batch_size=len(bits))
     reads, writes = [], []
     for t in range(phases.shape[1]):
