@@ -59,6 +59,9 @@ def card_metric(card):
         if "mean_tour_length" in held_out:
             return (f"tour {held_out['mean_tour_length']:.3f} vs "
                     f"{held_out['mean_reference_length']:.3f} {where}")
+        if "fraction_solved" in held_out:  # the counting languages: each n right or not
+            return (f"{held_out['fraction_solved']:.0%} of n right, all to n={held_out['solved_up_to']} "
+                    f"{where}")
         if "bits_per_sequence" in held_out:
             return (f"{held_out['bits_per_sequence']:.3f} wrong bits/sequence at "
                     f"T={held_out['length']} {where}")
