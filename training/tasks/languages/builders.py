@@ -9,14 +9,13 @@ stack_rnn_anbn`) draws fresh strings every epoch instead; these builders
 fix a dataset for reuse.
 """
 
-import contextlib
 import dataclasses
 import functools
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from training.tasks.base import prepare
 from training.tasks.languages import generators as gen
 
 DEFAULT_EXAMPLES = {"train": 10_000, "validation": 1000, "test": 1000}
@@ -86,6 +85,4 @@ def builder(language="anbn", counts=(1, 20), examples=None, seed=0, cache_dir="r
         language=language, counts=(low, high), examples=tuple(sorted(examples.items())), seed=seed,
     )
     prepared = builder_class(config=config, data_dir=str(Path(cache_dir) / "languages"))
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        prepared.download_and_prepare(download_config=tfds.download.DownloadConfig())
-    return prepared
+    return prepare(prepared, download_config=tfds.download.DownloadConfig())

@@ -13,14 +13,13 @@ so a builder of one length holds exactly the held-out cases that
 instead; these builders fix a dataset for reuse.
 """
 
-import contextlib
 import dataclasses
 import functools
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from training.tasks.base import prepare
 from training.tasks.ntm import generators as gen
 
 TASKS = ("copy", "repeat_copy", "recall")
@@ -126,6 +125,4 @@ def builder(task="copy", lengths=(1, 20), examples=None, seed=0, cache_dir="runs
         repeats=tuple(repeats),
     )
     prepared = builder_class(config=config, data_dir=str(Path(cache_dir) / "ntm-tasks"))
-    with contextlib.redirect_stdout(sys.stderr):  # keep stdout for results
-        prepared.download_and_prepare(download_config=tfds.download.DownloadConfig())
-    return prepared
+    return prepare(prepared, download_config=tfds.download.DownloadConfig())
