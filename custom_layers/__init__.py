@@ -2,6 +2,8 @@
 
 from custom_layers.answer_embedding import AnswerEmbedding
 from custom_layers.bilinear_sampler import BilinearSampler
+from custom_layers.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM2DCell, GridLSTM3D
+from custom_layers.grid_lstm_cell import GridLSTMCell
 from custom_layers.highway import Highway
 from custom_layers.highway_conv2d import HighwayConv2D
 from custom_layers.l2_pooling import L2Pooling2D
@@ -24,6 +26,11 @@ from custom_layers.stack_cell import StackCell, StackRNN
 __all__ = [
     "AnswerEmbedding",
     "BilinearSampler",
+    "GridLSTM1D",
+    "GridLSTM2D",
+    "GridLSTM2DCell",
+    "GridLSTM3D",
+    "GridLSTMCell",
     "Highway",
     "HighwayConv2D",
     "L2Pooling2D",
