@@ -65,6 +65,10 @@ def card_metric(card):
         if "bits_per_sequence" in held_out:
             return (f"{held_out['bits_per_sequence']:.3f} wrong bits/sequence at "
                     f"T={held_out['length']} {where}")
+        if "perplexity" in held_out:  # language models: each line from a fresh state
+            return f"perplexity {held_out['perplexity']:.1f} per line {where}"
+        if "ratio_to_pca" in held_out:  # autoencoders against PCA with as many components
+            return f"MSE {held_out['mse']:.4f}, {held_out['ratio_to_pca']:.2f}x PCA's {where}"
         if "mean_task_error" in held_out:
             return (f"{held_out['mean_task_error']:.1%} mean error over "
                     f"{len(held_out['task_errors'])} tasks, {held_out['failed_tasks']} failed {where}")

@@ -263,3 +263,17 @@ def test_pretrained_export_keeps_its_measured_scores(zoo_exports, name, options,
         assert scores[figure] >= bound, scores
     else:
         assert scores[figure] <= bound, scores
+
+
+def test_visualize_recall_shows_where_each_item_went(tmp_path, capsys):
+    """The pretrained recall NTM writes each item to its own location and,
+    after the query, reads at the location of the item it recalls (item 3)."""
+    from specialnets import cli
+
+    cli.main(["visualize", "ntm_recall", "--output", str(tmp_path / "recall.png")])
+    assert (tmp_path / "recall.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    lines = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines() if ": " in line)
+    written = [int(w) for w in lines["most-written location of each item"].split()]
+    assert len(written) == 6 and len(set(written[1:])) == 5  # one location an item after the first
+    read = int(lines["most-read location after the query"])
+    assert abs(read - written[3]) <= 1

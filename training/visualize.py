@@ -369,16 +369,22 @@ def ntm_weightings(model, bits):
     [B, T, 8]; returns (phases [B, 2T+1, 9], read and write weightings
     [B, 2T+1, N] of the first head of each, output [B, T, 8])."""
     phases = keras.ops.convert_to_numpy(model.get_layer("phases")(bits))
-    cell = model.get_layer("ntm").cell
+    reads, writes = ntm_trace(model.get_layer("ntm").cell, phases)
+    output = keras.ops.convert_to_numpy(model(bits, training=False))
+    return phases, reads, writes, output
+
+
+def ntm_trace(cell, phases):
+    """Runs NTM `cell` one step at a time over `phases` [B, L, D]; returns
+    the read and write weightings [B, L, N] of the first head of each."""
     n, controller = cell.memory_size, cell._num_controller_states
-    states = cell.get_initial_state(batch_size=len(bits))
+    states = cell.get_initial_state(batch_size=len(phases))
     reads, writes = [], []
     for t in range(phases.shape[1]):
         _, states = cell(phases[:, t], states, training=False)
         reads.append(keras.ops.convert_to_numpy(states[controller + 2])[:, :n])
         writes.append(keras.ops.convert_to_numpy(states[controller + 3])[:, :n])
-    output = keras.ops.convert_to_numpy(model(bits, training=False))
-    return phases, np.stack(reads, 1), np.stack(writes, 1), output
+    return np.stack(reads, 1), np.stack(writes, 1)
 
 
 def visualize_ntm_copy(model, path):
@@ -418,6 +424,52 @@ def visualize_ntm_copy(model, path):
     top_read = reads[0, length + 1:].argmax(-1)
     return ("step  most-written location (input phase) | most-read location (read-out phase)\n"
             + "".join(f"{t:4d}  {w:28d} | {rd:d}\n" for t, (w, rd) in enumerate(zip(top_write, top_read))))
+
+
+def visualize_ntm_recall(model, path, count=6, query=2):
+    """Associative recall as the NTM paper's Fig. 12: the input sequence and
+    the recalled item above, the write and read weightings below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = np.random.default_rng([2014, 12]).integers(0, 2, size=(1, count, 3, 6)).astype("float32")
+    queries = np.array([query], np.int32)
+    phases = keras.ops.convert_to_numpy(model.get_layer("phases")([items, queries]))
+    reads, writes = ntm_trace(model.get_layer("ntm").cell, phases)
+    recalled = keras.ops.convert_to_numpy(model({"items": items, "query": queries}, training=False))[0]
+    target = items[0, query + 1]
+    wrong = int(np.sum((recalled > 0.5) != (target > 0.5)))
+    used = np.flatnonzero((reads[0].max(0) > 0.05) | (writes[0].max(0) > 0.05))
+    rows = slice(max(used.min() - 2, 0), used.max() + 3) if len(used) else slice(None)
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7), gridspec_kw={"height_ratios": [1, 2.5],
+                                                                    "width_ratios": [4, 1]})
+    axes[0, 0].imshow(phases[0].T, cmap="gray_r", aspect="auto", interpolation="nearest")
+    axes[0, 0].set_title(f"inputs: {count} items (channel 6: item delimiter), then item {query} "
+                         "between query delimiters (channel 7)")
+    axes[0, 1].imshow(np.concatenate([target, recalled]).T, cmap="gray_r", vmin=0, vmax=1,
+                      aspect="auto", interpolation="nearest")
+    axes[0, 1].set_title(f"item {query + 1} | recalled:\n{wrong} wrong bits")
+    axes[1, 1].axis("off")
+    axis = axes[1, 0]
+    both = np.concatenate([writes[0, :, rows], reads[0, :, rows]], axis=1).T
+    axis.imshow(both, cmap="viridis", vmin=0, vmax=1, aspect="auto", interpolation="nearest")
+    axis.axhline(both.shape[0] / 2 - 0.5, color="white", lw=1.0)
+    for k in range(count + 1):
+        axis.axvline(4 * k - 0.5, color="white", lw=0.5, ls=":")
+    axis.set_xlabel("time step (dotted: item boundaries)")
+    axis.set_ylabel(f"memory locations {rows.start}..{rows.stop}: write | read")
+    axis.set_title("write weighting (top half) and read weighting (bottom half)")
+    figure.suptitle(f"{model.name}: recalling the item after item {query}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return (f"item {query + 1}: {target.astype(int).ravel().tolist()}\n"
+            f"recalled: {(recalled > 0.5).astype(int).ravel().tolist()} ({wrong} wrong bits)\n"
+            "most-written location of each item: "
+            + " ".join(str(int(writes[0, 4 * k:4 * k + 4].sum(0).argmax())) for k in range(count)) + "\n"
+            "most-read location after the query: " + str(int(reads[0, -3:].sum(0).argmax())) + "\n")
 
 
 def stack_trace(model, tokens):
@@ -473,6 +525,59 @@ def visualize_stack_rnn_anbn(model, path, n=12):
     return "\n".join(lines) + "\n"
 
 
+def visualize_conv_autoencoder_mnist(model, path, steps=9):
+    """The example digits, their reconstructions with the encoder's pooling
+    switches (served) and from the code alone; below, a grid of codes
+    interpolated between four digits' codes, decoded from the code alone."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from zoo import conv_autoencoder
+
+    with np.load(zoo.registry.EXAMPLES_DIR / "mnist_digits.npz") as data:
+        images, labels = data["image"].astype(np.float32), data["label"]
+    decodings, codes = (np.asarray(t) for t in conv_autoencoder.encoder_and_decodings(model)(images))
+    errors = np.square(decodings - images).mean(axis=(1, 2))  # [digits, 2]
+    # Four corners: the first example of four different digits (fewer if the examples lack them).
+    corners = [int(np.flatnonzero(labels == d)[0]) for d in dict.fromkeys(labels.tolist())][:4]
+    corners += [corners[-1]] * (4 - len(corners))
+    a, b = np.linspace(0, 1, steps)[:, None, None], np.linspace(0, 1, steps)[None, :, None]
+    c = codes[corners]
+    grid_codes = ((1 - a) * (1 - b) * c[0] + (1 - a) * b * c[1] + a * (1 - b) * c[2] + a * b * c[3])
+    decoded = np.asarray(conv_autoencoder.code_decoder(model)(grid_codes.reshape(steps * steps, -1)))
+    mosaic = decoded[..., 0].reshape(steps, steps, 28, 28).transpose(0, 2, 1, 3).reshape(steps * 28, -1)
+
+    columns = len(images)
+    figure = plt.figure(figsize=(1.5 * columns, 4.6 + 1.5 * columns * 0.62))
+    grid = figure.add_gridspec(4, columns, height_ratios=(1, 1, 1, 0.62 * columns))
+    rows = (("original", images), ("with switches", decodings[..., :1]), ("code alone", decodings[..., 1:]))
+    for row, (title, pictures) in enumerate(rows):
+        for i in range(columns):
+            axis = figure.add_subplot(grid[row, i])
+            axis.imshow(pictures[i, ..., 0], cmap="gray", vmin=0, vmax=1)
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if row:
+                axis.set_title(f"MSE {errors[i, row - 1]:.4f}", fontsize=8)
+            if i == 0:
+                axis.set_ylabel(title, fontsize=9)
+    axis = figure.add_subplot(grid[3, :])
+    axis.imshow(mosaic, cmap="gray", vmin=0, vmax=1)
+    axis.axis("off")
+    names = ", ".join(str(labels[k]) for k in corners)
+    axis.set_title(f"codes interpolated between those of digits {names} (corners), decoded from the "
+                   "code alone", fontsize=9)
+    filters = (model.get_layer("conv_1").filters, model.get_layer("conv_2").filters)
+    switches = (f"the switches add {conv_autoencoder.switch_bits(filters):,} bits an image"
+                if conv_autoencoder.uses_switches(model) else "no switches")
+    figure.suptitle(f"conv_autoencoder_mnist: a code of {codes.shape[1]} numbers; {switches}")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
 VISUALIZERS = {
     "highway_mnist": visualize_highway_mnist,
     "st_cnn_rts": visualize_st_cnn_rts,
@@ -484,7 +589,9 @@ VISUALIZERS = {
     "vqa_shapes": visualize_vqa_shapes,
     "vqa_shapes_1hop": visualize_vqa_shapes,
     "ntm_copy": visualize_ntm_copy,
+    "ntm_recall": visualize_ntm_recall,
     "stack_rnn_anbn": visualize_stack_rnn_anbn,
+    "conv_autoencoder_mnist": visualize_conv_autoencoder_mnist,
 }
 
 

@@ -10,7 +10,7 @@ from training.tasks import babi, chat, fizzbuzz, languages, mnist, ntm, pointer,
 from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
 
 TASKS = {
-    **mnist.TASKS,        # mnist, mnist_rts
+    **mnist.TASKS,        # mnist, mnist_rts, mnist_autoencoder
     **chat.TASKS,         # chat
     **pointer.TASKS,      # pointer_sort, pointer_hull, pointer_tsp
     **babi.TASKS,         # babi, babi_10k

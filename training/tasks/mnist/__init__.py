@@ -1,5 +1,6 @@
-"""MNIST tasks: digits from IDX files (`idx`), and the spatial transformer
-paper's distorted digits made from them (`distorted`)."""
+"""MNIST tasks: digits from IDX files (`idx`), the spatial transformer
+paper's distorted digits made from them (`distorted`), and digits to
+reconstruct, with PCA as the baseline (`autoencoder`)."""
 
 import keras
 import numpy as np
@@ -7,6 +8,7 @@ import tensorflow as tf
 
 from training.epochs import EpochCounter, resumed_seed
 from training.tasks.base import Task, resolve_data_dir
+from training.tasks.mnist import autoencoder
 from training.tasks.mnist import distorted as distorted_mnist
 from training.tasks.mnist import idx
 
@@ -125,4 +127,5 @@ TASKS = {
             "42x42) from IDX files; last 1,000 digits held out for validation"
         ),
     ),
+    **autoencoder.TASKS,  # mnist_autoencoder
 }
