@@ -525,6 +525,76 @@ def visualize_stack_rnn_anbn(model, path, n=12):
     return "\n".join(lines) + "\n"
 
 
+def filter_responses(kernel, sample_rate=8000, fft_length=512):
+    """Magnitude responses of FIR filters `kernel` [taps, filters] (a time
+    convolution's kernel), sorted by centre frequency (the frequency of the
+    largest response). Returns (frequencies [bins] in Hz, responses [filters,
+    bins] in dB below each filter's peak, centre frequencies [filters] in Hz,
+    order [filters]: the kernel's filter at each sorted row)."""
+    kernel = np.asarray(kernel, np.float64).reshape(np.shape(kernel)[0], -1)
+    magnitude = np.abs(np.fft.rfft(kernel, n=max(fft_length, len(kernel)), axis=0)).T
+    frequencies = np.fft.rfftfreq(magnitude.shape[1] * 2 - 2, 1.0 / sample_rate)
+    centres = frequencies[magnitude.argmax(axis=1)]
+    order = np.argsort(centres, kind="stable")
+    decibels = 20 * np.log10(magnitude / np.maximum(magnitude.max(axis=1, keepdims=True), 1e-30) + 1e-12)
+    return frequencies, decibels[order], centres[order], order
+
+
+def visualize_cldnn_fsdd(model, path):
+    """The paper's Fig. 3: the learned time-convolution filters' magnitude
+    responses, sorted by centre frequency, beside the centres of a mel
+    filterbank of as many filters."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from zoo import cldnn
+
+    layer = model.get_layer("tconv")
+    kernel = layer.filterbank(effective=True)  # what the waveform meets, pre-emphasis included
+    frequencies, decibels, centres, order = filter_responses(kernel, cldnn.SAMPLE_RATE)
+    count = len(centres)
+    mel = lambda hz: 1127.0 * np.log1p(np.asarray(hz) / 700.0)  # noqa: E731  (tf.signal's mel scale)
+    edges = np.linspace(mel(20.0), mel(cldnn.SAMPLE_RATE / 2), count + 2)
+    mel_centres = 700.0 * np.expm1(edges[1:-1] / 1127.0)
+    initial = None
+    if isinstance(layer.kernel_initializer, cldnn.Gammatone):  # where training started
+        start = keras.ops.convert_to_numpy(layer.kernel_initializer(layer.kernel.shape))[:, 0, :]
+        _, _, start_sorted, start_order = filter_responses(start, cldnn.SAMPLE_RATE)
+        initial = np.empty_like(start_sorted)
+        initial[start_order] = start_sorted  # each filter's initial centre
+        initial = initial[order]  # in the rows of the learned ones
+    figure, axes = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [1.6, 1]})
+    shown = axes[0].imshow(decibels, aspect="auto", origin="lower", cmap="viridis", vmin=-30, vmax=0,
+                           extent=(0, frequencies[-1], -0.5, count - 0.5), interpolation="nearest")
+    axes[0].set_xlabel("frequency (Hz)")
+    axes[0].set_ylabel("filter, sorted by centre frequency")
+    axes[0].set_title(f"magnitude response of the {count} learned {len(kernel)}-tap filters (dB re peak)",
+                      fontsize=10)
+    figure.colorbar(shown, ax=axes[0])
+    axes[1].plot(centres, np.arange(count), "o-", ms=3, label="learned (peak of the response)")
+    axes[1].plot(mel_centres, np.arange(count), "--", c="tab:gray", label=f"mel filterbank of {count}")
+    if initial is not None:
+        axes[1].plot(initial, np.arange(count), "x", ms=4, c="tab:red", label="each filter's initial centre")
+    axes[1].set_xlim(0, frequencies[-1])
+    axes[1].set_xlabel("centre frequency (Hz)")
+    axes[1].set_ylabel("filter, sorted")
+    axes[1].set_title("centre frequencies", fontsize=10)
+    axes[1].legend(fontsize=8, loc="lower right")
+    start = "random" if initial is None else "gammatone (x: each filter's start)"
+    figure.suptitle(f"{model.name}: the time convolution's learned filters, sorted by centre frequency "
+                    f"({cldnn.SAMPLE_RATE} Hz waveform, {len(kernel)} taps; initialisation: {start})")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    widths = (decibels >= -3.0).sum(axis=1) * (frequencies[1] - frequencies[0])
+    initial = np.full(count, np.nan) if initial is None else initial
+    return ("sorted  filter  centre (Hz)  bins within 3 dB of the peak (Hz)  mel centre (Hz)  initial centre (Hz)\n"
+            + "".join(f"{row:6d}  {int(k):6d}  {c:11.0f}  {w:33.0f}  {m:15.0f}  {i:18.0f}\n"
+                      for row, (k, c, w, m, i) in enumerate(zip(order, centres, widths, mel_centres, initial))))
+
+
 def visualize_conv_autoencoder_mnist(model, path, steps=9):
     """The example digits, their reconstructions with the encoder's pooling
     switches (served) and from the code alone; below, a grid of codes
@@ -592,6 +662,7 @@ VISUALIZERS = {
     "ntm_recall": visualize_ntm_recall,
     "stack_rnn_anbn": visualize_stack_rnn_anbn,
     "conv_autoencoder_mnist": visualize_conv_autoencoder_mnist,
+    "cldnn_fsdd": visualize_cldnn_fsdd,
 }
 
 

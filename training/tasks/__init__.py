@@ -6,7 +6,7 @@ builder), its held-out scorer and its report, and a `TASKS` dict of the
 below.
 """
 
-from training.tasks import babi, chat, fizzbuzz, languages, mnist, ntm, pointer, ptb, shapes_vqa
+from training.tasks import babi, chat, fizzbuzz, fsdd, languages, mnist, ntm, pointer, ptb, shapes_vqa
 from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
 
 TASKS = {
@@ -18,6 +18,7 @@ TASKS = {
     **ntm.TASKS,          # ntm_copy, ntm_repeat_copy, ntm_recall
     **languages.TASKS,    # anbn, anbncn, anbncndn, anb2n, anbmcnm
     **fizzbuzz.TASKS,     # fizzbuzz
+    **fsdd.TASKS,         # fsdd
     **ptb.TASKS,          # ptb
 }
 
