@@ -1,5 +1,6 @@
 """`fizzbuzz`: Joel Grus's Fizz Buzz network, its task and its export."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -119,6 +120,39 @@ def test_the_paper_preset_is_the_blogs_network_widened():
         assert [d.units for d in dense] == [hidden, 4]
         assert model.count_params() == 10 * hidden + hidden + hidden * 4 + 4
     assert ENTRY.preset("paper").model["hidden"] == 1000
+
+
+def test_members_train_one_by_one_and_serve_averaged():
+    model = fizzbuzz.build_fizzbuzz(hidden=6, members=3)
+    numbers = np.array([1, 3, 5, 15, 68], np.int64)
+    labels = task.label(numbers)
+    probabilities = model(numbers).numpy()
+    assert probabilities.shape == (5, 3, 4)
+    own = [keras.losses.sparse_categorical_crossentropy(labels, probabilities[:, m]).numpy().mean()
+           for m in range(3)]
+    assert float(task.MemberCrossEntropy()(labels, probabilities)) == pytest.approx(np.mean(own), rel=1e-5)
+    kernel = model.get_layer("hidden_1").kernel
+    with tf.GradientTape(persistent=True) as tape:  # a member's gradient: its own loss's alone
+        outputs = model(numbers)
+        ensemble = task.MemberCrossEntropy()(labels, outputs)
+        alone = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, outputs[:, 1])) / 3
+    np.testing.assert_allclose(tape.gradient(ensemble, kernel).numpy(), tape.gradient(alone, kernel).numpy(),
+                               rtol=1e-5, atol=1e-7)
+    assert np.any(tape.gradient(alone, kernel).numpy())
+    average = probabilities.mean(axis=1)
+    metric = task.ensemble_accuracy()
+    metric.update_state(labels, probabilities)
+    assert float(metric.result()) == pytest.approx(np.mean(average.argmax(-1) == labels))
+    out = fizzbuzz.serving_fn(model)(number=tf.constant(numbers))
+    assert _text(out["answer"]) == _text(fizzbuzz.answers(tf.constant(numbers), average.argmax(-1)))
+    with pytest.raises(ValueError, match="`members` must be a positive int"):
+        fizzbuzz.build_fizzbuzz(members=0)
+
+
+def test_smoke_training_of_an_ensemble(tmp_path):
+    info = train.train("fizzbuzz", preset="smoke", run_dir=tmp_path / "ensemble", verbose=0,
+                       model_overrides={"members": 2})
+    assert info["metrics"]["held_out"]["examples"] == 90 and info["model_config"]["members"] == 2
 
 
 def test_smoke_training_scores_the_held_out_numbers(tmp_path):

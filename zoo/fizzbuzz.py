@@ -48,7 +48,7 @@ class BinaryDigits(keras.layers.Layer):
         return {**super().get_config(), "digits": self.digits, "centred": self.centred}
 
 
-def build_fizzbuzz(hidden=100, digits=DIGITS, centred=True):
+def build_fizzbuzz(hidden=100, digits=DIGITS, centred=True, members=1):
     """`number` int64 [B] -> probabilities float32 [B, 4] of (number, fizz,
     buzz, fizzbuzz): binary digits, `hidden` ReLUs, a softmax.
 
@@ -56,15 +56,38 @@ def build_fizzbuzz(hidden=100, digits=DIGITS, centred=True):
     The networks compute the same functions (`W (2 b - 1) + c = 2 W b + (c -
     W 1)`: another parametrisation of the first layer), but the centred one
     trains to answers that generalise to 1..100 far more reliably.
+
+    `members` > 1 builds that many such networks side by side on the same
+    digits, each from its own initialisation: the output is then their
+    probabilities [B, members, 4], which the task's loss trains one by one
+    (independent members, as separate runs) and the serving function
+    averages (an ensemble).
     """
     if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
         raise ValueError(f"`hidden` must be a positive int; received {hidden!r}.")
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise ValueError(f"`members` must be a positive int; received {members!r}.")
     number = keras.Input((), dtype="int64", name="number")
     h = BinaryDigits(digits, centred=centred, name="binary_digits")(number)
-    h = keras.layers.Dense(hidden, activation="relu", name="hidden")(h)
-    probabilities = keras.layers.Dense(len(CLASSES), activation="softmax", dtype="float32",
-                                       name="probabilities")(h)
+    if members == 1:
+        probabilities = _member(h, hidden, "")
+    else:
+        outputs = [_member(h, hidden, f"_{m}") for m in range(members)]
+        probabilities = keras.layers.Concatenate(axis=1, dtype="float32", name="members")(
+            [keras.layers.Reshape((1, len(CLASSES)), dtype="float32", name=f"member{m}")(p)
+             for m, p in enumerate(outputs)])
     return keras.Model(number, probabilities, name="fizzbuzz")
+
+
+def _member(digits, hidden, suffix):
+    h = keras.layers.Dense(hidden, activation="relu", name=f"hidden{suffix}")(digits)
+    return keras.layers.Dense(len(CLASSES), activation="softmax", dtype="float32",
+                              name=f"probabilities{suffix}")(h)
+
+
+def average_members(probabilities):
+    """Probabilities [B, 4], or an ensemble's [B, M, 4] averaged over M."""
+    return probabilities if len(probabilities.shape) == 2 else ops.mean(probabilities, axis=1)
 
 
 def answers(numbers, class_ids):
@@ -86,7 +109,7 @@ def serving_fn(model):
     def serve(number):
         number = tf.cast(number, tf.int64)
         with tf.control_dependencies([check_numbers(number)]):
-            probabilities = tf.cast(model(number, training=False), tf.float32)
+            probabilities = average_members(tf.cast(model(number, training=False), tf.float32))
         class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         return {"answer": answers(number, class_id)}
 

@@ -13,6 +13,7 @@ The labels are computed, not read: the task needs no data directory.
 
 import functools
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -92,11 +93,33 @@ def wrong_answers(outputs, inputs, labels):
     return {int(n): g for n, g, e in zip(np.asarray(inputs["number"]), given, expected) if g != e}
 
 
+class MemberCrossEntropy(keras.losses.Loss):
+    """Sparse cross-entropy of probabilities [B, 4], or of each member of an
+    ensemble's [B, M, 4] on its own, averaged: the members train as
+    independent networks (a loss on their average would train them as one)."""
+
+    def __init__(self, name="member_cross_entropy", **kwargs):
+        super().__init__(name=name, **kwargs)
+
+    def call(self, y_true, y_pred):
+        if len(y_pred.shape) == 3:
+            y_true = keras.ops.broadcast_to(keras.ops.expand_dims(y_true, -1), keras.ops.shape(y_pred)[:2])
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+
+def ensemble_accuracy():
+    """Accuracy of the (averaged) probabilities, under the usual metric's name."""
+    def accuracy(y_true, y_pred):
+        return keras.metrics.sparse_categorical_accuracy(y_true, fizzbuzz.average_members(y_pred))
+
+    return keras.metrics.MeanMetricWrapper(accuracy, name="sparse_categorical_accuracy")
+
+
 TASKS = {"fizzbuzz": Task(
     name="fizzbuzz",
     dataset=fizzbuzz_dataset,
-    loss="sparse_categorical_crossentropy",
-    metrics=("sparse_categorical_accuracy",),
+    loss=MemberCrossEntropy,
+    metrics=(ensemble_accuracy,),
     error_metric="sparse_categorical_accuracy",
     prediction_output="answer",
     description=("Fizz Buzz classes of numbers: training 101..1023 (833 numbers), validation the 90 "
