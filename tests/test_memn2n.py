@@ -292,6 +292,27 @@ def test_pretrained_export_on_held_out_questions(name, mean_error, data_dir, tmp
     assert set(scores["task_errors"]) == set(range(1, 21))
 
 
+# Task 5's answers are names, which the files write capitalised.
+QA5 = """1 Fred picked up the football there.
+2 Fred gave the football to Jeff.
+3 Who gave the football? \tFred\t2
+4 Who received the football? \tJeff\t2
+"""
+
+
+def test_vocabulary_keeps_each_answers_spelling_in_the_data():
+    def example(answer, written):
+        return babi.Example(story=("fred left",), question="who left", answer=answer, supporting=(0,),
+                            task=5, story_id=0, split="train", source="", written=written)
+
+    table = babi_tasks.vocabulary_of([example("fred", "Fred"), example("fred", "Fred"), example("fred", "fred"),
+                                      example("kitchen", "kitchen"), example("n,w", "n,w")])
+    assert table["answers"] == ["fred", "kitchen", "n,w"]
+    assert table["answers_as_written"] == ["Fred", "kitchen", "n,w"]
+    names = {a: w for a, w in zip(memn2n.vocabulary()["answers"], memn2n.vocabulary()["answers_as_written"])}
+    assert names["fred"] == "Fred" and names["kitchen"] == "kitchen" and names["apple,football"] == "apple,football"
+
+
 def test_an_export_is_scored_on_official_test_files(tmp_path):
     from exports import export, verify
 
@@ -299,11 +320,16 @@ def test_an_export_is_scored_on_official_test_files(tmp_path):
     folder.mkdir(parents=True)
     for source in (Path(__file__).parent / "fixtures" / "babi" / "en").glob("qa*_train.txt"):
         (folder / source.name.replace("_train", "_test")).write_text(source.read_text())
+    (folder / "qa5_three-arg-relations_test.txt").write_text(QA5)
     path = export.export("memn2n_babi", base=tmp_path / "exports")
+    inputs, labels = babi_tasks.held_out("test", data_dir=tmp_path, tasks=[5])
+    assert list(labels["answer"]) == ["Fred", "Jeff"]  # as the file writes them
+    report, outputs = verify.run_isolated(path, "memn2n_babi", inputs=inputs)
+    assert [str(a) for a in outputs["answer"]] == ["Fred", "Jeff"]  # the data's casing, from the graph
     scores = verify.evaluate_export(path, "memn2n_babi", data_dir=tmp_path, split="test",
-                                    tasks=[1, 8])
-    assert scores["split"] == "test" and scores["examples"] == 15  # every question of the files
-    assert set(scores["task_errors"]) == {1, 8}
+                                    tasks=[1, 5, 8])
+    assert scores["split"] == "test" and scores["examples"] == 17  # every question of the files
+    assert set(scores["task_errors"]) == {1, 5, 8} and scores["task_errors"][5] == 0.0, scores
     # the fixture's handmade task-1 stories are easy (0% validation error on task 1); a
     # reader that misaligned stories and questions would answer at chance (60 answers)
     assert scores["task_errors"][1] == 0.0, scores

@@ -84,7 +84,7 @@ def serving_fn(model):
     table = memn2n.vocabulary()
     # Tracked by the model, so that the export saves the table.
     model.serving_words = memn2n._lookup(table["words"], 1, "babi_words")
-    answers = tf.constant(table["answers"])
+    answers = tf.constant(table["answers_as_written"])  # "Fred", as the data writes it
 
     def ids(text):
         tokens = tf.strings.split(memn2n.tf_normalize(text))

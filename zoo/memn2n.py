@@ -145,7 +145,7 @@ def serving_fn(model):
     table = vocabulary()
     # Tracked by the model, so that the export saves the tables.
     model.serving_words = _lookup(table["words"], 1, "babi_words")
-    answers = tf.constant(table["answers"])
+    answers = tf.constant(table["answers_as_written"])  # "Fred", as the data writes it
 
     def ids(text):
         tokens = tf.strings.split(tf_normalize(text))
@@ -204,7 +204,8 @@ def _presets(size, tying, depth, epochs, linear_start_epochs=None, null_slot=Fal
 STORY = registry.TensorInfo("story", "string", (None, None), "sentences, \"\" as padding")
 QUESTION = registry.TensorInfo("question", "string", (None,))
 OUTPUTS = (registry.TensorInfo("answer", "string", (None,),
-                               "the answer; tasks 8 and 19: comma-joined as in the data files"),
+                               "the answer as the data files write it: names capitalised (\"Fred\"), other "
+                               "words lower case; tasks 8 and 19 comma-joined (\"apple,milk\", \"n,w\")"),
            registry.TensorInfo("attention", "float32", (None, 3, None),
                                "each hop's attention over the story's sentences [B, hops, S]; "
                                "both models have a null slot: what a row lacks of 1 went to it"))

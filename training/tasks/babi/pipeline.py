@@ -7,6 +7,7 @@ training file, and is committed, so the pretrained models need no data.
 """
 
 import argparse
+import collections
 import json
 
 import numpy as np
@@ -26,12 +27,17 @@ def _data_dir(data_dir):
 
 
 def vocabulary_of(examples):
-    words, answers = set(), set()
+    """Input words and answer classes (lower-cased, sorted) of `examples`,
+    and each answer as the data writes it (its most frequent spelling)."""
+    words, spellings = set(), {}
     for example in examples:
         for sentence in example.story + (example.question,):
             words.update(sentence.split())
-        answers.add(example.answer)
-    return {"words": sorted(words), "answers": sorted(answers)}
+        counts = spellings.setdefault(example.answer, collections.Counter())
+        counts[example.written or example.answer] += 1
+    answers = sorted(spellings)
+    written = [min(spellings[a].items(), key=lambda item: (-item[1], item[0]))[0] for a in answers]
+    return {"words": sorted(words), "answers": answers, "answers_as_written": written}
 
 
 def write_vocabulary(data_dir):
@@ -144,12 +150,13 @@ LABELS = np.dtype([("task", np.int32), ("answer", object)])
 
 def held_out(split, data_dir=None, cache_dir=None, size="1k", tasks=None, **options):
     """({"story": str [N, 50] ("" padding), "question": str [N]}, labels with
-    fields task and answer) of `split`, of `tasks` (default: the 20)."""
+    fields task and answer (as the data writes it: "Fred") of `split`, of
+    `tasks` (default: the 20)."""
     examples = babi.examples_of(_data_dir(data_dir), split, task_numbers(tasks), size)
     story = np.full((len(examples), memn2n.MEMORY_SIZE), "", dtype=object)
     for n, example in enumerate(examples):
         story[n, : len(example.story)] = example.story
-    labels = np.array([(e.task, e.answer) for e in examples], dtype=LABELS)
+    labels = np.array([(e.task, e.written or e.answer) for e in examples], dtype=LABELS)
     return {"story": story, "question": np.array([e.question for e in examples], object)}, labels
 
 

@@ -32,8 +32,10 @@ An example per question (as in Sukhbaatar et al.'s MemN2N):
 - `story`: the story's statements before the question (never earlier
   questions), the last `MEMORY_SIZE` (50) of them, oldest first;
 - `question`: the question;
-- `answer`: the file's answer, lower-cased; the comma-joined answers of tasks
-  8 and 19 are kept as the file writes them ("apple,milk", "n,w");
+- `answer`: the file's answer, lower-cased (the class a model predicts); the
+  comma-joined answers of tasks 8 and 19 are kept as one ("apple,milk", "n,w");
+- `written`: the answer as the file writes it ("Fred"): what a user compares
+  an exported model's answer with;
 - `supporting`: the positions in `story` of the supporting facts, -1 where a
   fact fell out of the last 50 statements;
 - `task` (1-20), `story_id` (0-based index of the story in its file),
@@ -97,6 +99,7 @@ class Example:
     story_id: int
     split: str
     source: str
+    written: str = ""
 
     def features(self):
         """The example as the tfds builder stores it."""
@@ -155,7 +158,8 @@ def parse(path, task, split=None):
         if len(fields) != 3:
             fail(number, f"a question line needs 3 tab-separated fields "
                          f"(question, answer, supporting fact ids); found {len(fields)}.")
-        question, answer, ids = normalize(fields[0]), fields[1].strip().lower(), fields[2].split()
+        question, written, ids = normalize(fields[0]), fields[1].strip(), fields[2].split()
+        answer = written.lower()
         if not question or not answer:
             fail(number, "empty question or answer.")
         supporting = []
@@ -167,7 +171,7 @@ def parse(path, task, split=None):
             supporting.append(position[int(fact)])
         if first_questions[-1] is None:
             first_questions[-1] = len(raw)
-        raw.append((story_id, len(statements), question, answer, supporting, statements))
+        raw.append((story_id, len(statements), question, answer, written, supporting, statements))
     if not raw:
         raise ValueError(f"{path}: no question lines (expected 'question<TAB>answer<TAB>ids').")
     starts = [start for start in first_questions if start is not None]
@@ -178,7 +182,7 @@ def parse(path, task, split=None):
         return split or ("validation" if story_id >= cut else "train")
 
     examples = []
-    for story_id, count, question, answer, supporting, statements in raw:
+    for story_id, count, question, answer, written, supporting, statements in raw:
         offset = max(0, count - MEMORY_SIZE)
         examples.append(Example(
             story=tuple(statements[offset:count]),
@@ -189,6 +193,7 @@ def parse(path, task, split=None):
             story_id=story_id,
             split=split_of(story_id),
             source=str(path),
+            written=written,
         ))
     return examples
 
