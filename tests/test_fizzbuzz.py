@@ -173,3 +173,13 @@ def test_pretrained_export_answers_1_to_100_better_than_the_blog(zoo_exports):
     outputs = zoo_exports.outputs["fizzbuzz"]  # the example numbers, where no project code loads
     expected = [task.answer(n) for n in zoo_exports.inputs["fizzbuzz"]["number"]]
     assert list(outputs["answer"]) == expected
+
+
+def test_tfds_builder_holds_the_splits_numbers_and_answers(tmp_path):
+    builder = task.builder(cache_dir=tmp_path)
+    assert {s: builder.info.splits[s].num_examples for s in task.SPLITS} == {
+        "train": 833, "validation": 90, "test": 100}
+    rows = list(builder.as_dataset(split="test").as_numpy_iterator())
+    assert [int(r["number"]) for r in rows] == list(range(1, 101))
+    assert [r["answer"].decode() for r in rows[:15]] == [task.answer(n) for n in range(1, 16)]
+    assert [int(r["label"]) for r in rows] == list(task.label(np.arange(1, 101)))

@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from training.epochs import resumed_seed
-from training.tasks.base import Task, prepare
+from training.tasks import generated
+from training.tasks.base import Task
 from zoo import copy_chat
 
 VOCABULARY = copy_chat.VOCABULARY
@@ -224,46 +225,22 @@ TASKS = {"chat": Task(  # greetings with unseen names
 )}
 
 
-@functools.cache  # tfds registers a builder class by name: define it once
-def _builder_class():
+def _features(config):
     import tensorflow_datasets as tfds
-    from etils import epath
 
-    class SpecialnetsChat(tfds.core.GeneratorBasedBuilder):
-        """Generated greetings and replies with new names (seed 0)."""
+    return {"prompt": tfds.features.Text(), "reply": tfds.features.Text(), "name": tfds.features.Text()}
 
-        VERSION = tfds.core.Version("1.0.0")
-        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
-        _sizes = SIZES  # examples per split; builder() sets its own
 
-        def _info(self):
-            return self.dataset_info_from_configs(
-                features=tfds.features.FeaturesDict({
-                    "prompt": tfds.features.Text(),
-                    "reply": tfds.features.Text(),
-                    "name": tfds.features.Text(),
-                }),
-                supervised_keys=("prompt", "reply"),
-            )
-
-        def _split_generators(self, dl_manager):
-            return {split: self._generate_examples(split) for split in SPLITS}
-
-        def _generate_examples(self, split):
-            for i in range(self._sizes[split]):
-                prompt, reply, name = example(rng_for(0, split, i), split)
-                yield i, {"prompt": prompt, "reply": reply, "name": name}
-
-    return SpecialnetsChat
+def _example(config, split, index):
+    prompt, reply, name = example(rng_for(config.seed, split, index), split)
+    return {"prompt": prompt, "reply": reply, "name": name}
 
 
 def builder(cache_dir="runs/tfds", sizes=None):
     """A prepared tensorflow-datasets builder of the task (seed 0) with
     `sizes` (split -> examples; default `SIZES`) under `cache_dir`."""
-        
-    sizes = {**SIZES, **(sizes or {})}
-    cls = _builder_class()
-    key = "-".join(f"{sizes[s]}" for s in SPLITS)
-    prepared = cls(data_dir=f"{cache_dir}/chat-{key}")
-    prepared._sizes = sizes
-    return prepare(prepared)
+    classes = generated.builder_class(
+        "SpecialnetsChat", "Generated greetings and replies with new names (seed 0).", _features, _example,
+        supervised_keys=lambda config: ("prompt", "reply"))
+    sizes = generated.split_counts(sizes, SIZES, SPLITS)
+    return generated.prepare_builder(classes, "chat", "seed0", "seed 0", sizes, cache_dir)

@@ -11,14 +11,14 @@ Splits, all of 1..1023 (10 binary digits):
 The labels are computed, not read: the task needs no data directory.
 """
 
-import functools
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from training.epochs import resumed_seed
-from training.tasks.base import Task, prepare
+from training.tasks import generated
+from training.tasks.base import Task
 from zoo import fizzbuzz
 
 SPLITS = ("train", "validation", "test")
@@ -130,37 +130,24 @@ TASKS = {"fizzbuzz": Task(
 )}
 
 
-@functools.cache  # tfds registers a builder class by name: define it once
-def _builder_class():
+def _features(config):
     import tensorflow_datasets as tfds
-    from etils import epath
 
-    class SpecialnetsFizzbuzz(tfds.core.GeneratorBasedBuilder):
-        """Numbers 1..1023 and their Fizz Buzz answers, in the task's splits."""
+    return {"number": tfds.features.Scalar(np.int64),
+            "label": tfds.features.ClassLabel(names=fizzbuzz.CLASSES),
+            "answer": tfds.features.Text()}
 
-        VERSION = tfds.core.Version("1.0.0")
-        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
 
-        def _info(self):
-            return self.dataset_info_from_configs(
-                features=tfds.features.FeaturesDict({
-                    "number": tfds.features.Scalar(np.int64),
-                    "label": tfds.features.ClassLabel(names=fizzbuzz.CLASSES),
-                    "answer": tfds.features.Text(),
-                }),
-                supervised_keys=("number", "label"),
-            )
-
-        def _split_generators(self, dl_manager):
-            return {split: self._generate_examples(split) for split in SPLITS}
-
-        def _generate_examples(self, split):
-            for n in numbers(split):
-                yield int(n), {"number": int(n), "label": int(label(n)), "answer": answer(n)}
-
-    return SpecialnetsFizzbuzz
+def _example(config, split, index):
+    n = numbers(split)[index]
+    return {"number": int(n), "label": int(label(n)), "answer": answer(n)}
 
 
 def builder(cache_dir="runs/tfds"):
-    """A prepared tensorflow-datasets builder of the task under `cache_dir`."""
-    return prepare(_builder_class()(data_dir=f"{cache_dir}/fizzbuzz"))
+    """A prepared tensorflow-datasets builder of the task under `cache_dir`:
+    the numbers of each split in order, their classes and answers."""
+    classes = generated.builder_class(
+        "SpecialnetsFizzbuzz", "Numbers 1..1023 and their Fizz Buzz answers, in the task's splits.",
+        _features, _example, supervised_keys=lambda config: ("number", "label"))
+    counts = {split: len(numbers(split)) for split in SPLITS}
+    return generated.prepare_builder(classes, "fizzbuzz", "splits", "the task's splits", counts, cache_dir)

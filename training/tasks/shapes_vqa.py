@@ -17,16 +17,14 @@ noise. Four kinds of question, equally often, answers balanced within a kind:
 Example i of a split is drawn from `np.random.default_rng([seed, split, i])`.
 """
 
-import dataclasses
-import functools
 import re
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from training.epochs import resumed_seed
-from training.tasks.base import Task, prepare
+from training.tasks import generated
+from training.tasks.base import Task
 from zoo.vqa_shapes import ANSWERS, COLOURS, DIRECTIONS, GRID, IMAGE_SIZE, PUNCTUATION, SHAPES, WORDS
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
@@ -139,65 +137,32 @@ def example(seed, split, index, kind=None):
             return render(objects, rng), qa[0], qa[1], KINDS.index(kind)
 
 
-@functools.cache  # tfds registers a builder class by name: define it once
-def _builder_class():
+def _features(config):
     import tensorflow_datasets as tfds
-    from etils import epath
 
-    @dataclasses.dataclass
-    class ShapesVqaConfig(tfds.core.BuilderConfig):
-        examples: tuple = tuple(DEFAULT_EXAMPLES.items())
-        seed: int = 0
+    return {"image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
+            "question": tfds.features.Text(),
+            "answer": tfds.features.ClassLabel(names=ANSWERS),
+            "kind": tfds.features.ClassLabel(names=KINDS)}
 
-    class SpecialnetsShapesVqa(tfds.core.GeneratorBasedBuilder):
-        """Questions about coloured shapes on a grid (Xu & Saenko 2016, synthetic), generated."""
 
-        VERSION = tfds.core.Version("1.0.0")
-        BUILDER_CONFIG_CLASS = ShapesVqaConfig
-        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
-
-        def _info(self):
-            return self.dataset_info_from_configs(
-                features=tfds.features.FeaturesDict({
-                    "image": tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 3)),
-                    "question": tfds.features.Text(),
-                    "answer": tfds.features.ClassLabel(names=ANSWERS),
-                    "kind": tfds.features.ClassLabel(names=KINDS),
-                }),
-                disable_shuffling=True,  # example i stays the i-th
-            )
-
-        def _split_generators(self, dl_manager):
-            return {split: self._generate_examples(split, count)
-                    for split, count in self.builder_config.examples}
-
-        def _generate_examples(self, split, count):
-            for index in range(count):
-                image, question, answer, kind = example(self.builder_config.seed, split, index)
-                yield index, {"image": image, "question": question, "answer": answer,
-                              "kind": KINDS[kind]}
-
-    return SpecialnetsShapesVqa, ShapesVqaConfig
+def _example(config, split, index):
+    image, question, answer, kind = example(config.seed, split, index)
+    return {"image": image, "question": question, "answer": answer, "kind": KINDS[kind]}
 
 
 def builder(examples=None, seed=0, cache_dir="runs/tfds"):
     """A prepared builder of the splits in `examples` ({split: count};
     default DEFAULT_EXAMPLES). Example i of a split is the same whatever
     the counts."""
-    import tensorflow_datasets as tfds
-
-    examples = dict(examples or DEFAULT_EXAMPLES)
-    unknown = set(examples) - set(SPLITS)
-    if unknown:
-        raise ValueError(f"`examples` splits must be among {sorted(SPLITS)}; received {sorted(unknown)}.")
+    examples = generated.split_counts(examples or DEFAULT_EXAMPLES, {}, SPLITS)
     if not all(isinstance(n, int) and n > 0 for n in examples.values()):
         raise ValueError(f"`examples` counts must be positive ints; received {examples}.")
-    counts = "-".join(f"{s}{examples[s]}" for s in sorted(examples))
-    builder_class, config_class = _builder_class()
-    config = config_class(name=f"seed{seed}-{counts}", description=f"seed {seed}",
-                          examples=tuple(sorted(examples.items())), seed=seed)
-    prepared = builder_class(config=config, data_dir=str(Path(cache_dir) / "shapes-vqa"))
-    return prepare(prepared, download_config=tfds.download.DownloadConfig())
+    classes = generated.builder_class(
+        "SpecialnetsShapesVqa", "Questions about coloured shapes on a grid (Xu & Saenko 2016, synthetic), generated.",
+        _features, _example)
+    return generated.prepare_builder(classes, "shapes-vqa", f"seed{seed}", f"seed {seed}", examples, cache_dir,
+                                     seed=seed)
 
 
 def question_ids(questions):

@@ -13,13 +13,9 @@ so a builder of one length holds exactly the held-out cases that
 instead; these builders fix a dataset for reuse.
 """
 
-import dataclasses
-import functools
-from pathlib import Path
-
 import numpy as np
 
-from training.tasks.base import prepare
+from training.tasks import generated
 from training.tasks.ntm import generators as gen
 
 TASKS = ("copy", "repeat_copy", "recall")
@@ -44,56 +40,24 @@ def example(seed, split, index, lengths, task="copy", repeats=(1, 10)):
     return features
 
 
-def _features(task):
+def _features(config):
     import tensorflow_datasets as tfds
 
-    if task == "recall":
+    if config.task == "recall":
         return {"items": tfds.features.Tensor(shape=(None, gen.RECALL_ROWS, gen.RECALL_BITS), dtype=np.float32),
-                "query": np.int32}, ("items", "query")
+                "query": np.int32}
     features = {"bits": tfds.features.Tensor(shape=(None, gen.BITS), dtype=np.float32), "length": np.int32}
-    if task == "repeat_copy":
+    if config.task == "repeat_copy":
         features["repeats"] = np.int32
-    return features, ("bits", "bits")
+    return features
 
 
-@functools.cache  # tfds registers a builder class by name: define it once
-def _builder_class():
-    import tensorflow_datasets as tfds
-    from etils import epath
+def _supervised_keys(config):
+    return ("items", "query") if config.task == "recall" else ("bits", "bits")
 
-    @dataclasses.dataclass
-    class NTMTaskConfig(tfds.core.BuilderConfig):
-        task: str = "copy"
-        lengths: tuple = (1, 20)
-        examples: tuple = tuple(DEFAULT_EXAMPLES.items())
-        seed: int = 0
-        repeats: tuple = (1, 10)
 
-    class SpecialnetsNtmTasks(tfds.core.GeneratorBasedBuilder):
-        """The copy, repeat-copy and recall tasks of the Neural Turing Machine (Graves et al. 2014), generated."""
-
-        VERSION = tfds.core.Version("1.0.0")
-        BUILDER_CONFIG_CLASS = NTMTaskConfig
-        pkg_dir_path = epath.Path(__file__).parent  # see training/tasks/mnist/idx.py
-
-        def _info(self):
-            features, supervised = _features(self.builder_config.task)
-            return self.dataset_info_from_configs(
-                features=tfds.features.FeaturesDict(features),
-                supervised_keys=supervised,
-                disable_shuffling=True,  # example i stays the i-th
-            )
-
-        def _split_generators(self, dl_manager):
-            return {split: self._generate_examples(split, count)
-                    for split, count in self.builder_config.examples}
-
-        def _generate_examples(self, split, count):
-            config = self.builder_config
-            for index in range(count):
-                yield index, example(config.seed, split, index, config.lengths, config.task, config.repeats)
-
-    return SpecialnetsNtmTasks, NTMTaskConfig
+def _example(config, split, index):
+    return example(config.seed, split, index, config.lengths, config.task, config.repeats)
 
 
 def builder(task="copy", lengths=(1, 20), examples=None, seed=0, cache_dir="runs/tfds", repeats=(1, 10)):
@@ -101,8 +65,6 @@ def builder(task="copy", lengths=(1, 20), examples=None, seed=0, cache_dir="runs
     T (recall: the number of items) drawn uniformly from `lengths`
     (inclusive), a repeat copy's count cycling through `repeats`
     (inclusive), and `examples` per split."""
-    import tensorflow_datasets as tfds
-
     if task not in TASKS:
         raise ValueError(f"`task` must be one of {list(TASKS)}; received {task!r}.")
     low, high = lengths
@@ -111,18 +73,14 @@ def builder(task="copy", lengths=(1, 20), examples=None, seed=0, cache_dir="runs
         raise ValueError(f"`lengths` must be (low, high) with {least} <= low <= high; received {lengths}.")
     if not 1 <= repeats[0] <= repeats[1]:
         raise ValueError(f"`repeats` must be (low, high) with 1 <= low <= high; received {repeats}.")
-    examples = {**DEFAULT_EXAMPLES, **(examples or {})}
-    unknown = set(examples) - set(gen.SPLITS)
-    if unknown:
-        raise ValueError(f"`examples` splits must be among {sorted(gen.SPLITS)}; received {sorted(unknown)}.")
-    counts = "-".join(f"{examples[s]}" for s in sorted(examples))
-    builder_class, config_class = _builder_class()
+    examples = generated.split_counts(examples, DEFAULT_EXAMPLES, gen.SPLITS)
+    classes = generated.builder_class(
+        "SpecialnetsNtmTasks",
+        "The copy, repeat-copy and recall tasks of the Neural Turing Machine (Graves et al. 2014), generated.",
+        _features, _example, fields={"task": "copy", "lengths": (1, 20), "repeats": (1, 10)},
+        supervised_keys=_supervised_keys)
     counted = f"-r{repeats[0]}-{repeats[1]}" if task == "repeat_copy" else ""
-    config = config_class(
-        name=f"{task}-t{low}-{high}{counted}-seed{seed}-{counts}",
-        description=f"{task}, T in [{low}, {high}], seed {seed}",
-        task=task, lengths=(low, high), examples=tuple(sorted(examples.items())), seed=seed,
-        repeats=tuple(repeats),
-    )
-    prepared = builder_class(config=config, data_dir=str(Path(cache_dir) / "ntm-tasks"))
-    return prepare(prepared, download_config=tfds.download.DownloadConfig())
+    return generated.prepare_builder(
+        classes, "ntm-tasks", f"{task}-t{low}-{high}{counted}-seed{seed}",
+        f"{task}, T in [{low}, {high}], seed {seed}", examples, cache_dir,
+        task=task, lengths=(low, high), seed=seed, repeats=tuple(repeats))

@@ -1,0 +1,94 @@
+"""tensorflow-datasets builders of generated tasks, made from two functions.
+
+A generated task says what an example holds (`features(config)`) and how
+example `index` of a split is drawn (`example(config, split, index)`);
+`builder_class` makes the tfds builder and its config class from them, and
+`prepare_builder` prepares one config of it:
+
+    Builder, Config = generated.builder_class(
+        "SpecialnetsLanguages", "The counting languages, generated.", features, example,
+        fields={"language": "anbn", "counts": (1, 20)})
+    builder = generated.prepare_builder(Builder, Config, "languages", name="anbn-n1-20-seed0",
+                                        description="...", examples={"train": 100}, ...)
+
+Every config also has `examples` ((split, count) pairs) and `seed`; example
+i of a split stays the i-th (no shuffling), whatever the counts.
+"""
+
+import dataclasses
+from pathlib import Path
+
+from training.tasks.base import prepare
+
+_CLASSES = {}  # tfds registers a builder class by its name: make each once
+
+
+def builder_class(name, doc, features, example, fields=None, supervised_keys=None):
+    """(builder class, config class) named `name` (and `name + "Config"`).
+
+    `features(config)` gives {key: tfds feature}; `example(config, split,
+    index)` the example as a dict of those keys; `fields` the config's own
+    fields and their defaults; `supervised_keys(config)`, if given, the
+    (input, label) keys of `as_supervised`.
+    """
+    if name in _CLASSES:
+        return _CLASSES[name]
+    import tensorflow_datasets as tfds
+    from etils import epath
+
+    own = [(key, type(value), dataclasses.field(default=value)) for key, value in (fields or {}).items()]
+    config_class = dataclasses.make_dataclass(
+        f"{name}Config",
+        own + [("examples", tuple, dataclasses.field(default=())), ("seed", int, dataclasses.field(default=0))],
+        bases=(tfds.core.BuilderConfig,))
+
+    def _info(self):
+        config = self.builder_config
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict(features(config)),
+            supervised_keys=supervised_keys(config) if supervised_keys else None,
+            disable_shuffling=True,  # example i stays the i-th
+        )
+
+    def _split_generators(self, dl_manager):
+        return {split: self._generate_examples(split, count) for split, count in self.builder_config.examples}
+
+    def _generate_examples(self, split, count):
+        for index in range(count):
+            yield index, example(self.builder_config, split, index)
+
+    cls = type(name, (tfds.core.GeneratorBasedBuilder,), {
+        "__doc__": doc,
+        "__module__": __name__,
+        "VERSION": tfds.core.Version("1.0.0"),
+        "BUILDER_CONFIG_CLASS": config_class,
+        "pkg_dir_path": epath.Path(__file__).parent,  # see training/tasks/mnist/idx.py
+        "_info": _info,
+        "_split_generators": _split_generators,
+        "_generate_examples": _generate_examples,
+    })
+    _CLASSES[name] = cls, config_class
+    return _CLASSES[name]
+
+
+def split_counts(examples, defaults, splits):
+    """{split: count}: `defaults` updated with `examples`, whose splits must be among `splits`."""
+    examples = {**defaults, **(examples or {})}
+    unknown = set(examples) - set(splits)
+    if unknown:
+        raise ValueError(f"`examples` splits must be among {sorted(splits)}; received {sorted(unknown)}.")
+    return examples
+
+
+def prepare_builder(classes, folder, name, description, examples, cache_dir="runs/tfds", **fields):
+    """The builder of `classes` (from `builder_class`) for the config `name`
+    and the counts of `examples` ({split: count}; e.g. "...-test10-train100"),
+    prepared under `cache_dir/folder`."""
+    import tensorflow_datasets as tfds
+
+    builder, config_class = classes
+    counts = "-".join(f"{s}{examples[s]}" for s in sorted(examples))
+    config = config_class(name=f"{name}-{counts}", description=description,
+                          examples=tuple(sorted(examples.items())), **fields)
+    prepared = builder(config=config, data_dir=str(Path(cache_dir) / folder))
+    return prepare(prepared, download_config=tfds.download.DownloadConfig())
