@@ -16,16 +16,16 @@ def pixel_coordinates(normalized, size, align_corners):
     outer edges of the border pixels; with `True`, their centres.
     """
     size = ops.cast(size, normalized.dtype)
-    if align_corners:
-        return (normalized + 1.0) * (size - 1.0) / 2.0
-    return ((normalized + 1.0) * size - 1.0) / 2.0
+    half = (size - 1.0) / 2.0
+    return normalized * (half if align_corners else size / 2.0) + half
 
 
 def snap_to_pixels(coordinate, size):
-    """`coordinate` moved onto the nearest pixel centre where it lies within
-    the rounding error of its computation (16 machine epsilons of the image
-    size), so that a grid meant to hit pixel centres hits them exactly; the
-    gradient is untouched (straight through)."""
+    """`coordinate` (in pixels, or a point's offset from a pixel centre)
+    moved onto the nearest integer where it lies within the rounding error
+    of its computation (16 machine epsilons of the image size), so that a
+    grid meant to hit pixel centres hits them exactly; the gradient is
+    untouched (straight through)."""
     nearest = ops.round(coordinate)
     tolerance = 16.0 * float(np.finfo(keras.backend.standardize_dtype(coordinate.dtype)).eps) * ops.cast(size, coordinate.dtype)
     shift = ops.where(ops.abs(nearest - coordinate) <= tolerance, nearest - coordinate, 0.0)
@@ -40,10 +40,13 @@ class BilinearSampler(keras.layers.Layer):
     Zisserman, Kavukcuoglu, NIPS 2015), eq. 5: each output pixel is the
     bilinear interpolation of the four input pixels around its sampling
     point. It is differentiable with respect to the image and to the grid
-    (so to whatever produced the grid). Bilinear weights are computed from
-    the unclipped coordinates; only then are out-of-range corners replaced by
-    zeros (`padding_mode="zeros"`) — clipping the indices first, as several
-    public versions do, gives wrong values and gradients at the borders.
+    (so to whatever produced the grid). Bilinear weights come from the
+    unclipped coordinates, and corners beyond the border read zeros
+    (`padding_mode="zeros"`): clipping the indices before computing the
+    weights, as several public versions do, gives wrong values and gradients
+    at the borders. One gather fetches the 2x2 patch around every point from
+    the image padded by one pixel (int32 indices over the whole batch: batch
+    x (H + 1) x (W + 1) must stay below 2**31).
     Sampling points within float rounding of a pixel centre (16 machine
     epsilons of the image size, about 1e-4 pixels at 60 x 60 in float32) are
     moved onto it, so the identity grid of `SamplingGrid` returns the input
@@ -103,38 +106,36 @@ class BilinearSampler(keras.layers.Layer):
         # pixel coordinate is off by up to 1/16 pixel at 256 pixels.
         coords = "float64" if self.compute_dtype == "float64" else "float32"
         grid = ops.cast(grid, coords)
-        shape = ops.shape(images)
-        batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
-        x = snap_to_pixels(pixel_coordinates(grid[..., 0], width, self.align_corners), width)
-        y = snap_to_pixels(pixel_coordinates(grid[..., 1], height, self.align_corners), height)
-        last_x = ops.cast(width - 1, coords)
-        last_y = ops.cast(height - 1, coords)
-        if self.padding_mode == "border":
-            x = ops.clip(x, 0.0, last_x)
-            y = ops.clip(y, 0.0, last_y)
-        x0, y0 = ops.floor(x), ops.floor(y)
-        fx, fy = x - x0, y - y0
-        indices, weights = [], []
-        for dy, wy in ((0.0, 1.0 - fy), (1.0, fy)):
-            for dx, wx in ((0.0, 1.0 - fx), (1.0, fx)):
-                cx, cy = x0 + dx, y0 + dy
-                inside = (cx >= 0) & (cx <= last_x) & (cy >= 0) & (cy <= last_y)
-                weights.append(wx * wy * ops.cast(inside, coords))
-                cx = ops.cast(ops.clip(cx, 0.0, last_x), "int32")
-                cy = ops.cast(ops.clip(cy, 0.0, last_y), "int32")
-                indices.append(cy * width + cx)
+        batch, height, width, channels = ops.shape(images)
         out_shape = ops.shape(grid)
-        points = out_shape[1] * out_shape[2]
-        # One gather for the four corners of every point.
-        indices = ops.reshape(ops.stack(indices, axis=1), (batch, 4 * points, 1))
-        flat = ops.reshape(images, (batch, height * width, channels))
-        corners = ops.take_along_axis(
-            flat, ops.broadcast_to(indices, (batch, 4 * points, channels)), axis=1
-        )
-        corners = ops.reshape(corners, (batch, 4, points, channels))
-        weights = ops.cast(ops.reshape(ops.stack(weights, axis=1), (batch, 4, points, 1)), images.dtype)
-        sampled = ops.sum(corners * weights, axis=1)
-        return ops.reshape(sampled, (batch, out_shape[1], out_shape[2], channels))
+        # Each point reads the 2x2 patch at its top-left corner in the image
+        # padded by one pixel; clamping points to [-1, size] (no gradient
+        # beyond) puts those with no pixel within reach on the padding.
+        weights, corners = [], []
+        for normalized, size in zip(ops.unstack(grid, axis=-1), (width, height)):
+            point = pixel_coordinates(normalized, size, self.align_corners)
+            last = ops.cast(size - 1, coords)
+            if self.padding_mode == "border":
+                point = ops.clip(point, 0.0, last)
+            else:
+                point = ops.clip(point, -1.0, last + 1.0)
+            corner = ops.minimum(ops.floor(point), last)
+            fraction = ops.cast(snap_to_pixels(point - corner, size), images.dtype)[..., None]
+            weights.append((1.0 - fraction, fraction))
+            corners.append(ops.cast(corner, "int32"))
+        first = ops.arange(batch, dtype="int32") * ((height + 1) * (width + 1)) + width + 2  # patch (0, 0)
+        index = corners[1] * (width + 1) + corners[0] + ops.reshape(first, (-1, 1, 1))
+        padded = ops.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
+        # [B, H + 1, W + 1, 4, C]: top-left, top-right, bottom-left, bottom-right
+        patches = ops.transpose(ops.stack(
+            [padded[:, :-1, :-1], padded[:, :-1, 1:], padded[:, 1:, :-1], padded[:, 1:, 1:]]
+        ), (1, 2, 3, 0, 4))
+        values = ops.take(ops.reshape(patches, (-1, 4 * channels)), index, axis=0)
+        values = ops.reshape(values, (batch, out_shape[1], out_shape[2], 4, channels))
+        (gx, fx), (gy, fy) = weights
+        top_left, top_right, bottom_left, bottom_right = ops.unstack(values, axis=-2)
+        return (top_left * (gx * gy) + top_right * (fx * gy)
+                + bottom_left * (gx * fy) + bottom_right * (fx * fy))
 
     def compute_output_shape(self, input_shape):
         images, grid = input_shape

@@ -136,6 +136,50 @@ def test_gradients_match_finite_differences_at_and_beyond_the_border(padding_mod
             assert abs(numeric - grad.numpy()[position]) < 1e-5, (which, position)
 
 
+def four_corner_reference(images, grid, align_corners, padding_mode):
+    """The formulation the patch gather replaced: each corner gathered on its own,
+    weights from the unclipped coordinates, corners beyond the border masked
+    (no snapping: the test's points are nowhere near pixel centres)."""
+    batch, height, width = images.shape[:3]
+
+    def pixels(normalized, size):
+        p = (normalized + 1) * (size - 1) / 2 if align_corners else ((normalized + 1) * size - 1) / 2
+        return tf.clip_by_value(p, 0.0, size - 1.0) if padding_mode == "border" else p
+
+    x, y = pixels(grid[..., 0], width), pixels(grid[..., 1], height)
+    x0, y0 = tf.floor(x), tf.floor(y)
+    batch_index = tf.broadcast_to(tf.reshape(tf.range(batch), (-1, 1, 1)), tf.shape(x))
+    out = 0.0
+    for cy, wy in ((y0, 1 - (y - y0)), (y0 + 1, y - y0)):
+        for cx, wx in ((x0, 1 - (x - x0)), (x0 + 1, x - x0)):
+            inside = tf.cast((cx >= 0) & (cx <= width - 1) & (cy >= 0) & (cy <= height - 1), x.dtype)
+            index = tf.stack([batch_index, tf.cast(tf.clip_by_value(cy, 0.0, height - 1.0), tf.int32),
+                              tf.cast(tf.clip_by_value(cx, 0.0, width - 1.0), tf.int32)], -1)
+            out += tf.gather_nd(images, index) * (wx * wy * inside)[..., None]
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border"])
+def test_values_and_gradients_match_the_four_corner_formulation(padding_mode, align_corners, dtype):
+    images = tf.constant(RNG.random((3, 7, 9, 2)), dtype)
+    grid = tf.constant(RNG.uniform(-1.4, 1.4, (3, 6, 5, 2)), dtype)  # inside, across and beyond the border
+    projection = tf.constant(RNG.normal(size=(3, 6, 5, 2)), dtype)
+    sampler = BilinearSampler(align_corners, padding_mode, dtype=dtype)
+    results = []
+    for fn in (lambda a, g: sampler([a, g]), lambda a, g: four_corner_reference(a, g, align_corners, padding_mode)):
+        with tf.GradientTape() as tape:
+            tape.watch([images, grid])
+            out = fn(images, grid)
+            loss = tf.reduce_sum(out * projection)
+        results.append([out, *tape.gradient(loss, [images, grid])])
+    tolerance = 1e-5 if dtype == "float32" else 1e-12
+    for ours, reference in zip(*results):
+        np.testing.assert_allclose(ours.numpy(), reference.numpy(), rtol=tolerance,
+                                   atol=tolerance * np.abs(reference.numpy()).max())
+
+
 def test_eager_graph_and_xla_agree():
     grid = RNG.uniform(-1.1, 1.1, (2, 6, 5, 2)).astype("float32")
     sampler = BilinearSampler()
