@@ -648,6 +648,103 @@ def visualize_conv_autoencoder_mnist(model, path, steps=9):
     plt.close(figure)
 
 
+def _grid_sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def grid_lstm_gate_trace(model, bits):
+    """Runs the `grid_lstm` layer (a `GridLSTM1D`) of a parity model block
+    by block, in NumPy, on `bits` [B, K].
+
+    Args:
+        model: a `grid_lstm_parity` model (layers `grid_lstm` and
+            `probability_odd`).
+        bits: float32 [B, K] in {0, 1}.
+
+    Returns:
+        A dict of arrays [depth, B, units]: `input`, `forget` and `output`
+        gates, `memory` and `hidden` of each block, bottom first; `odd`
+        [depth, B]: the probability of odd parity that the model's output
+        layer reads from each block's hidden vector (the last is the
+        model's own answer).
+    """
+    layer = next((l for l in model.layers if l.name == "grid_lstm"), None)
+    if getattr(layer, "grid_dimensions", None) != 1 or not layer.project_input:
+        raise ValueError(f"`model` must have a `grid_lstm` layer, a GridLSTM1D that projects its input; "
+                         f"{model.name} has {type(layer).__name__ if layer else 'none'}.")
+    features = keras.Model(model.inputs, layer.input)([np.asarray(bits, np.float32)])
+    hidden = np.asarray(features, np.float64) @ np.asarray(layer.input_kernel, np.float64)
+    memory = np.zeros_like(hidden)
+    head = model.get_layer("probability_odd")
+    w_out, b_out = (np.asarray(v, np.float64) for v in head.get_weights())
+    trace = {key: [] for key in ("input", "forget", "output", "memory", "hidden", "odd")}
+    for d in range(layer.depth):
+        block = layer.blocks[0 if layer.tied else d]
+        z = hidden @ np.asarray(block.kernels[0], np.float64) + np.asarray(block.biases[0], np.float64)
+        i, f, c, o = np.split(z, 4, axis=-1)
+        i, f, o = _grid_sigmoid(i), _grid_sigmoid(f), _grid_sigmoid(o)
+        memory = f * memory + i * np.tanh(c)
+        hidden = np.tanh(o * memory)
+        for key, value in (("input", i), ("forget", f), ("output", o), ("memory", memory), ("hidden", hidden)):
+            trace[key].append(value)
+        trace["odd"].append(_grid_sigmoid(hidden @ w_out + b_out)[:, 0])
+    return {key: np.stack(values) for key, values in trace.items()}
+
+
+def visualize_grid_lstm_parity(model, path, example=0):
+    """One held-out test string: the input, forget and output gates of every
+    unit at every depth (a block that keeps its memory has forget ~1 and
+    input ~0: it carries; one that writes has input ~1: it computes), and
+    the probability of odd parity read from each depth."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from training.tasks import parity
+
+    bits = model.inputs[0].shape[1]
+    inputs, labels = parity.held_out("test", bits=bits, examples=example + 1)
+    string, label = inputs["bits"][example:example + 1], int(labels[example])
+    trace = grid_lstm_gate_trace(model, string)
+    depth = trace["odd"].shape[0]
+    figure, axes = plt.subplots(2, 3, figsize=(14, 8), gridspec_kw={"height_ratios": [3, 2]})
+    for axis, gate in zip(axes[0], ("input", "forget", "output")):
+        shown = axis.imshow(trace[gate][:, 0].T, aspect="auto", origin="lower", cmap="viridis", vmin=0, vmax=1,
+                            extent=(0.5, depth + 0.5, -0.5, trace[gate].shape[2] - 0.5), interpolation="nearest")
+        axis.set_title(f"{gate} gate", fontsize=10)
+        axis.set_xlabel("depth (block)")
+        axis.set_ylabel("unit")
+        figure.colorbar(shown, ax=axis)
+    steps = np.arange(1, depth + 1)
+    for gate in ("input", "forget", "output"):
+        axes[1, 0].plot(steps, trace[gate][:, 0].mean(axis=1), "o-", ms=3, label=f"mean {gate} gate")
+    axes[1, 0].set_ylim(0, 1)
+    axes[1, 0].set_xlabel("depth (block)")
+    axes[1, 0].legend(fontsize=8)
+    change = np.abs(np.diff(np.concatenate([np.zeros_like(trace["memory"][:1]), trace["memory"]]), axis=0))
+    axes[1, 1].plot(steps, change[:, 0].mean(axis=1), "o-", ms=3, c="tab:purple")
+    axes[1, 1].set_xlabel("depth (block)")
+    axes[1, 1].set_title("mean |change of memory| at each block", fontsize=10)
+    axes[1, 2].plot(steps, trace["odd"][:, 0], "o-", ms=3, c="tab:red")
+    axes[1, 2].axhline(label, ls="--", c="tab:gray")
+    axes[1, 2].set_ylim(-0.05, 1.05)
+    axes[1, 2].set_xlabel("depth (block)")
+    axes[1, 2].set_title(f"P(odd) read from each block (truth: {'odd' if label else 'even'})", fontsize=10)
+    ones = int(string.sum())
+    figure.suptitle(f"{model.name}: one tied Grid LSTM block applied {depth} times to a held-out test string "
+                    f"of K = {bits} bits ({ones} ones)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    lines = [f"string: {''.join(str(int(b)) for b in string[0])} ({ones} ones, {'odd' if label else 'even'})",
+             "depth  input  forget  output  |change of memory|  P(odd)"]
+    lines += [f"{d + 1:5d}  {trace['input'][d, 0].mean():5.3f}  {trace['forget'][d, 0].mean():6.3f}  "
+              f"{trace['output'][d, 0].mean():6.3f}  {change[d, 0].mean():18.4f}  {trace['odd'][d, 0]:6.3f}"
+              for d in range(depth)]
+    return "\n".join(lines) + "\n"
+
+
 VISUALIZERS = {
     "highway_mnist": visualize_highway_mnist,
     "st_cnn_rts": visualize_st_cnn_rts,
@@ -663,6 +760,7 @@ VISUALIZERS = {
     "stack_rnn_anbn": visualize_stack_rnn_anbn,
     "conv_autoencoder_mnist": visualize_conv_autoencoder_mnist,
     "cldnn_fsdd": visualize_cldnn_fsdd,
+    "grid_lstm_parity": visualize_grid_lstm_parity,
 }
 
 

@@ -6,7 +6,8 @@ builder), its held-out scorer and its report, and a `TASKS` dict of the
 below.
 """
 
-from training.tasks import babi, chat, fizzbuzz, fsdd, languages, mnist, ntm, pointer, ptb, shapes_vqa
+from training.tasks import (babi, chat, fizzbuzz, fsdd, languages, mnist, ntm, parity, pointer, ptb,
+                            shapes_vqa)
 from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
 
 TASKS = {
@@ -20,6 +21,7 @@ TASKS = {
     **fizzbuzz.TASKS,     # fizzbuzz
     **fsdd.TASKS,         # fsdd
     **ptb.TASKS,          # ptb
+    **parity.TASKS,       # parity
 }
 
 
