@@ -248,8 +248,8 @@ NTM_REPEAT_COPY = registry.register(registry.ZooEntry(
 ))
 NTM_RECALL = registry.register(registry.ZooEntry(
     name="ntm_recall", builder=build_recall_model, task="ntm_recall",
-    presets=_presets(dict(items=(2, 6)), dict(items=(2, 3)), True, 15, 50_000,
-                     "750k episodes of 2..6 items, fresh every epoch"),
+    presets=_presets(dict(items=(2, 6)), dict(items=(2, 3)), True, 30, 50_000,
+                     "1.5M episodes of 2..6 items, fresh every epoch"),
     inputs=(registry.TensorInfo("items", "float32", (None, None, RECALL_ROWS, RECALL_BITS),
                                 "K items of three 6-bit vectors, 0 or 1"),
             registry.TensorInfo("query", "int32", (None,), "the item whose successor is asked, 0..K-2")),
@@ -257,6 +257,6 @@ NTM_RECALL = registry.register(registry.ZooEntry(
                                  "probability of each bit of item query + 1"),),
     serving_fn=recall_serving_fn, example_inputs=_recall_examples,
     paper_result="near-zero cost within about 30,000 episodes; generalises to 12 items",
-    weights_sha256="6697d557cf57f9bebc725bf8e70542fbcde2a1851ec20aa53538c3d126a6eb07",
+    weights_sha256="ca8a5407779983c0942afd0c0510101df9e0ebb488adfc97b96093633bb53358",
     summary="Neural Turing Machine recalling the item after a query (Graves et al. 2014)",
 ))
