@@ -60,3 +60,23 @@ def test_tfds_builder_holds_the_seeded_distortions(tiny_data_dir, tmp_path):
     assert stored <= quantised
     with pytest.raises(ValueError, match="`variant` must be one of"):
         distorted_mnist.builder("Q", tiny_data_dir, tmp_path)
+
+
+def test_validation_halves_are_the_validation_digits_distorted_alike(tiny_data_dir):
+    from training.tasks import mnist as mnist_tasks
+
+    def arrays(split):
+        ds = mnist_tasks.mnist_rts_dataset(split, tiny_data_dir, batch_size=1000)
+        images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
+        return np.concatenate(images), np.concatenate(labels)
+
+    assert mnist.split_indices(1100, "validation_a") == range(100, 600)
+    assert mnist.split_indices(1100, "validation_b") == range(600, 1100)
+    whole, labels = arrays("validation")
+    first, first_labels = arrays("validation_a")
+    second, second_labels = arrays("validation_b")
+    assert len(first) == len(second) == 500
+    np.testing.assert_array_equal(np.concatenate([first, second]), whole)
+    np.testing.assert_array_equal(np.concatenate([first_labels, second_labels]), labels)
+    with pytest.raises(ValueError, match="split"):
+        mnist.split_indices(1100, "validation_c")

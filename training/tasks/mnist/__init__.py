@@ -56,6 +56,8 @@ def mnist_dataset(
 
 
 DISTORTION_SEED = 0  # held-out splits are distorted alike for every training seed
+# Halves of "validation" (see `idx.split_indices`), each distorted as the whole is.
+VALIDATION_HALVES = {"validation_a": "validation", "validation_b": "validation"}
 
 
 def mnist_rts_dataset(
@@ -74,15 +76,19 @@ def mnist_rts_dataset(
 
     The training split draws fresh distortions every epoch (from `seed` and
     the epoch number, counted from `first_epoch`: a resumed run's); other splits are distorted once, the same way for
-    every training seed. `augment` and `cache_dir` are unused: the
+    every training seed; "validation_a" and "validation_b" are the first
+    and second halves of "validation", the same distorted digits (select
+    on one, report the other). `augment` and `cache_dir` are unused: the
     distortion is the augmentation, and it is cheap enough to draw anew.
     """
     images, labels = idx.load(resolve_data_dir(data_dir))
     indices = np.array(idx.split_indices(len(images), split))[:limit]
     size = distorted_mnist.VARIANTS[variant]
     if split != "train":
+        # The halves of the validation split are its digits, distorted as in it.
         distorted, _ = distorted_mnist.distort(
-            images[indices], variant, DISTORTION_SEED, split, indices=indices)
+            images[indices], variant, DISTORTION_SEED, VALIDATION_HALVES.get(split, split),
+            indices=indices)
         ds = tf.data.Dataset.from_tensor_slices((distorted, labels[indices].astype(np.int64)))
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     epochs = EpochCounter(first_epoch)

@@ -90,15 +90,20 @@ def load(data_dir):
 
 
 def split_indices(count, split):
-    """Indices of `split` ("train", "validation" or "all") among `count`."""
+    """Indices of `split` among `count`: "train", "validation", "all", or
+    "validation_a" / "validation_b", the first and second halves of
+    "validation" (select on one, report the other as a second check)."""
     if count <= VALIDATION_SIZE and split != "all":
         raise ValueError(
             f"MNIST data holds {count} digits: too few to hold out "
             f"{VALIDATION_SIZE} for validation; use split 'all'."
         )
+    start, half = count - VALIDATION_SIZE, VALIDATION_SIZE // 2
     ranges = {
-        "train": range(0, count - VALIDATION_SIZE),
-        "validation": range(count - VALIDATION_SIZE, count),
+        "train": range(0, start),
+        "validation": range(start, count),
+        "validation_a": range(start, start + half),
+        "validation_b": range(start + half, count),
         "all": range(count),
     }
     if split not in ranges:
