@@ -2,6 +2,7 @@
 
 from custom_layers.answer_embedding import AnswerEmbedding
 from custom_layers.bilinear_sampler import BilinearSampler
+from custom_layers.causal_conv1d import CausalConv1D
 from custom_layers.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM2DCell, GridLSTM3D
 from custom_layers.grid_lstm_cell import GridLSTMCell
 from custom_layers.highway import Highway
@@ -22,10 +23,12 @@ from custom_layers.sampling_grid import SamplingGrid
 from custom_layers.sentence_encoder import SentenceEncoder
 from custom_layers.spatial_transformer import SpatialTransformer
 from custom_layers.stack_cell import StackCell, StackRNN
+from custom_layers.wavenet_block import WaveNetBlock
 
 __all__ = [
     "AnswerEmbedding",
     "BilinearSampler",
+    "CausalConv1D",
     "GridLSTM1D",
     "GridLSTM2D",
     "GridLSTM2DCell",
@@ -54,4 +57,5 @@ __all__ = [
     "SpatialTransformer",
     "StackCell",
     "StackRNN",
+    "WaveNetBlock",
 ]

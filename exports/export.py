@@ -57,11 +57,12 @@ def write_saved_model(entry, model, path):
     """Writes `model` as a SavedModel whose `serving_default` is the entry's."""
     archive = keras.export.ExportArchive()
     archive.track(model)
-    input_signature = [
-        tf.TensorSpec(i.shape, tf.dtypes.as_dtype(i.dtype), name=i.name) for i in entry.inputs
-    ]
+    def specs(inputs):
+        return [tf.TensorSpec(i.shape, tf.dtypes.as_dtype(i.dtype), name=i.name) for i in inputs]
+
     for name, serving_fn in {SIGNATURE: entry.serving_fn, **entry.extra_signatures}.items():
-        archive.add_endpoint(name=name, fn=serving_fn(model), input_signature=input_signature)
+        inputs = entry.extra_signature_inputs.get(name, entry.inputs)
+        archive.add_endpoint(name=name, fn=serving_fn(model), input_signature=specs(inputs))
     archive.write_out(str(path), verbose=False)
 
 

@@ -109,6 +109,11 @@ CASES = {
     "max_unpooling2d": (lambda d: cl.MaxUnpooling2D(3, strides=2, padding="same", output_size=(7, 9),
                                                     dtype=d),
                         [_float((2, 4, 5, 3)), _int((2, 4, 5, 3), 0, 7 * 9 * 3)], {}),
+    "causal_conv1d": (lambda d: cl.CausalConv1D(4, kernel_size=3, dilation_rate=2, dtype=d),
+                      [_float((2, 9, 3))], {}),
+    # Two outputs: the residual and the skip; conditioned on a vector h.
+    "wavenet_block": (lambda d: cl.WaveNetBlock(4, 5, 6, kernel_size=2, dilation_rate=2, dtype=d),
+                      [_float((2, 9, 4)), _float((2, 3))], {}),
 }
 
 

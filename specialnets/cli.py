@@ -1,5 +1,5 @@
 """The `specialnets` command: list, train, pick, evaluate, export, serve,
-predict, visualize, demo."""
+predict, generate, visualize, demo."""
 
 import argparse
 import json
@@ -201,6 +201,63 @@ def cmd_predict(args):
         sys.exit(1)
 
 
+def write_wav(path, waveform, sample_rate):
+    """Writes float samples in [-1, 1] as a mono 16-bit PCM WAV, atomically: a
+    temporary file beside `path`, renamed over it once complete."""
+    import tempfile
+    import wave
+
+    import numpy as np
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise UsageError(f"--out {path}: the directory {path.parent} does not exist.")
+    pcm = np.round(np.clip(waveform, -1.0, 1.0) * 32767.0).astype("<i2")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with wave.open(f, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(sample_rate)
+                w.writeframes(pcm.tobytes())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; a WAV is for anyone to play
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def cmd_generate(args):
+    import importlib
+
+    import zoo
+
+    entry = zoo.get(_zoo_name(args.name))
+    if "generate" not in entry.extra_signatures:
+        generative = [n for n in zoo.names() if "generate" in zoo.get(n).extra_signatures]
+        raise UsageError(f"{args.name} does not generate (no `generate` signature); generative models: "
+                         f"{generative}.")
+    if not 0 <= args.digit <= 9:
+        raise UsageError(f"--digit must be in 0..9; received {args.digit}.")
+    if args.seconds <= 0:
+        raise UsageError(f"--seconds must be > 0; received {args.seconds}.")
+    module = importlib.import_module(entry.builder.__module__)
+    num_samples = int(round(args.seconds * module.SAMPLE_RATE))
+    if args.weights == "pretrained":
+        model = entry.load_pretrained()
+    else:
+        from training import train
+
+        model = train.load_weights_file(entry, args.weights)
+    waveform = module.generate_waveform(model, [args.digit], num_samples, seed=(args.seed, 0),
+                                        jit_compile=args.xla)[0]
+    print(write_wav(args.out, waveform, module.SAMPLE_RATE))
+
+
 def cmd_visualize(args):
     from training import visualize
 
@@ -300,6 +357,20 @@ def parser():
     p.add_argument("--base", default="runs/exports", help="exports to run locally")
     p.add_argument("--version", help="default: the latest")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("generate", help="generate audio with a generative zoo model (wavenet_fsdd) "
+                                        "into a WAV file")
+    p.add_argument("name")
+    p.add_argument("--digit", type=int, required=True, help="the digit 0..9 to say")
+    p.add_argument("--out", required=True, help="the WAV file to write (8 kHz mono 16-bit; written "
+                                                "to a temporary file, then renamed)")
+    p.add_argument("--seconds", type=float, default=0.5, help="length (default 0.5 s)")
+    p.add_argument("--seed", type=int, default=29, help="random seed of the draws (default 29: the "
+                                                        "export's `generate` draws)")
+    p.add_argument("--weights", default="pretrained", help="pretrained or a .weights.h5")
+    p.add_argument("--no-xla", dest="xla", action="store_false",
+                   help="run the generation loop without XLA (slower; as the export does)")
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("visualize", help="write a PNG of what the model does")
     p.add_argument("name")

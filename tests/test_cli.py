@@ -11,7 +11,7 @@ import zoo
 from specialnets import cli
 
 REPO = Path(__file__).resolve().parents[1]
-SUBCOMMANDS = ["list", "train", "evaluate", "export", "serve", "predict", "visualize", "demo"]
+SUBCOMMANDS = ["list", "train", "evaluate", "export", "serve", "predict", "generate", "visualize", "demo"]
 
 
 def run_cli(*args, timeout=600):

@@ -67,6 +67,9 @@ class ZooEntry:
     # More signatures of the export: name -> a function like `serving_fn`
     # (same inputs and outputs), e.g. other decoding settings.
     extra_signatures: dict = dataclasses.field(default_factory=dict)
+    # Inputs (a tuple of TensorInfo) of those extra signatures whose inputs are not `inputs`,
+    # e.g. a `generate` signature of a generative model.
+    extra_signature_inputs: dict = dataclasses.field(default_factory=dict)
 
     @property
     def weights_path(self):
