@@ -63,7 +63,7 @@ def test_serving_strings_with_unknown_words_and_odd_case():
     serve = entry.serving_fn(entry.build("smoke"))
     outputs = serve(**{k: tf.constant(v.astype(str)) for k, v in entry.example_inputs().items()})
     assert list(outputs) == ["answer"] and outputs["answer"].shape == (4,)
-    answers = memn2n.vocabulary()["answers"]
+    answers = memn2n.vocabulary()["answers_as_written"]
     for story, question in [(["Zorg WENT to the Moon!!", ""], "Where is Zorg?"),
                             (["", ""], ""), (["MARY   went ... to the KITCHEN"], "wHeRe Is MaRy")]:
         answer = serve(story=tf.constant([story]), question=tf.constant([question]))["answer"]

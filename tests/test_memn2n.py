@@ -107,7 +107,7 @@ def test_serving_tokenises_strings_and_returns_answers_and_attention():
     serve = memn2n.serving_fn(model)
     inputs = EXAMPLES()
     outputs = serve(**{k: tf.constant(v.astype(str)) for k, v in inputs.items()})
-    answers = memn2n.vocabulary()["answers"]
+    answers = memn2n.vocabulary()["answers_as_written"]
     assert all(a.decode() in answers for a in outputs["answer"].numpy())
     attention = outputs["attention"].numpy()
     assert attention.shape == (4, 2, 50)
