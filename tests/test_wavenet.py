@@ -231,3 +231,13 @@ def test_cli_generate_writes_a_wav(model, tmp_path, capsys):
         cli.main(["generate", "wavenet_fsdd", "--digit", "12", "--out", str(out)])
     assert error.value.code == 2
     assert "--digit must be in 0..9" in capsys.readouterr().err
+
+
+def test_judge_counts_every_generation_once():
+    figures = fsdd_wavenet.judge(per_digit=1, num_samples=800, seed=3)
+    confusion = np.array(figures["confusion_asked_by_heard"])
+    assert confusion.shape == (10, 10) and confusion.sum(axis=1).tolist() == [1] * 10
+    assert figures["accuracy"] == np.trace(confusion) / 10
+    assert figures["heard_as"] == confusion.sum(axis=0).tolist()
+    assert sum(figures["noise_heard_as"]) == 1 and 0 <= figures["silence_heard_as"] <= 9
+    assert 0 < figures["rms"] <= 1

@@ -20,6 +20,10 @@ it scores: the total bits over the total samples.
 baselines: a mu-law unigram and a sample-to-sample bigram (add-one
 smoothing), fitted on the training recordings, in bits per sample on the
 validation recordings (and on the training ones).
+`python -m training.tasks.fsdd_wavenet --judge N` has the pretrained
+`wavenet_fsdd` generate N digits of each kind and the pretrained
+`cldnn_fsdd` name them: whether what it generates is heard as the digit
+asked.
 """
 
 import keras
@@ -160,6 +164,31 @@ def baselines(data_dir=None):
     return figures
 
 
+def judge(per_digit=10, num_samples=6000, seed=0):
+    """`cldnn_fsdd`'s verdict on `per_digit` generations of each digit by
+    `wavenet_fsdd` (pretrained both, generation seed `(seed, 0)`):
+    accuracy, the confusion counts [asked, heard], and the heard digits of
+    silence and of white noise at the generations' RMS as controls."""
+    import zoo
+    from zoo import wavenet
+
+    asked = np.repeat(np.arange(10), per_digit)
+    generated = wavenet.generate_waveform(zoo.get("wavenet_fsdd").load_pretrained(), asked, num_samples,
+                                          seed=(seed, 0))
+    classifier = zoo.get("cldnn_fsdd").load_pretrained()
+    heard = classifier.predict(generated, batch_size=50, verbose=0).argmax(-1)
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (asked, heard), 1)
+    rms = float(np.sqrt(np.mean(generated ** 2)))
+    noise = np.random.default_rng(seed).normal(0, rms, (per_digit, num_samples)).astype(np.float32)
+    controls = classifier.predict(np.concatenate([np.zeros((1, num_samples), np.float32), noise]),
+                                  verbose=0).argmax(-1)
+    return {"accuracy": float(np.mean(heard == asked)), "generated": int(asked.size),
+            "num_samples": int(num_samples), "confusion_asked_by_heard": confusion.tolist(),
+            "heard_as": np.bincount(heard, minlength=10).tolist(), "rms": rms,
+            "silence_heard_as": int(controls[0]), "noise_heard_as": np.bincount(controls[1:], minlength=10).tolist()}
+
+
 TASKS = {"fsdd_wavenet": Task(
     name="fsdd_wavenet",
     dataset=dataset,
@@ -178,9 +207,22 @@ def main(argv=None):
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(description="Bits per sample of the mu-law unigram and bigram baselines.")
+    parser = argparse.ArgumentParser(description="Bits per sample of the mu-law unigram and bigram baselines; "
+                                                 "with --judge, cldnn_fsdd's verdict on generated digits.")
     parser.add_argument("--data-dir", help="directory holding fsdd/recordings (default: $SPECIALNETS_DATA)")
+    parser.add_argument("--judge", type=int, metavar="N",
+                        help="generate N digits of each kind (no data needed) and have cldnn_fsdd name them")
+    parser.add_argument("--seconds", type=float, default=0.75, help="length of each generated digit (--judge)")
+    parser.add_argument("--seed", type=int, default=0, help="generation seed (--judge)")
     args = parser.parse_args(argv)
+    if args.judge is not None:
+        if args.judge < 1 or not 0 < args.seconds <= 10:
+            parser.error("--judge must be >= 1 and --seconds in (0, 10]")
+        figures = judge(args.judge, int(round(args.seconds * 8000)), args.seed)
+        figures["confusion_asked_by_heard"] = [" ".join(f"{v:3d}" for v in row)
+                                               for row in figures["confusion_asked_by_heard"]]
+        print(json.dumps(figures, indent=2))
+        return
     print(json.dumps(baselines(args.data_dir), indent=2))
 
 
