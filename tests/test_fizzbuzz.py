@@ -164,12 +164,11 @@ def test_smoke_training_scores_the_held_out_numbers(tmp_path):
 
 
 def test_pretrained_export_answers_1_to_100_better_than_the_blog(zoo_exports):
-    """The blog's network got 96 of 1..100 right; ours (RESULTS.md) 99. All 100 is the
-    issue's goal, which two of four seeds reach and validation cannot pick (RESULTS.md)."""
+    """The blog's network got 96 of 1..100 right; issue 27 asks for all 100 (RESULTS.md)."""
     from exports import verify
 
     scores = verify.evaluate_export(zoo_exports.get("fizzbuzz"), "fizzbuzz", split="test")
-    assert scores["examples"] == 100 and scores["wrong"] <= 1, scores
+    assert scores["examples"] == 100 and scores["wrong"] == 0, scores
     outputs = zoo_exports.outputs["fizzbuzz"]  # the example numbers, where no project code loads
     expected = [task.answer(n) for n in zoo_exports.inputs["fizzbuzz"]["number"]]
     assert list(outputs["answer"]) == expected
@@ -183,3 +182,21 @@ def test_tfds_builder_holds_the_splits_numbers_and_answers(tmp_path):
     assert [int(r["number"]) for r in rows] == list(range(1, 101))
     assert [r["answer"].decode() for r in rows[:15]] == [task.answer(n) for n in range(1, 16)]
     assert [int(r["label"]) for r in rows] == list(task.label(np.arange(1, 101)))
+
+
+def test_cross_validation_folds_mimic_the_question_and_run():
+    from training.tasks import fizzbuzz_cv
+
+    for fold in fizzbuzz_cv.FOLDS:
+        train_numbers, held = fizzbuzz_cv.fold_numbers(fold)
+        assert len(held) == 100 and held.min() == 128 * fold and not np.isin(held, train_numbers).any()
+        assert train_numbers.min() == 101 and len(train_numbers) + len(held) == 923
+        assert set(held >> 7) == {fold}  # one top-bit prefix, as 1..100 have 000
+    with pytest.raises(ValueError, match="`fold` must be one of"):
+        fizzbuzz_cv.fold_numbers(0)
+    lines = []
+    figures = fizzbuzz_cv.cross_validate(seeds=2, model={"hidden": 4}, steps=2, log=lines.append, folds=(3,))
+    assert len(lines) == 2 and figures["held_out_numbers"] == 100 and figures["model"]["hidden"] == 4
+    assert figures["wrong_per_run"] == sum(len(v) for v in figures["wrong"].values()) / 2
+    assert all(set(v) <= set(range(384, 484)) for v in figures["wrong"].values())
+    assert 0 <= figures["ensemble_wrong"] <= 100
