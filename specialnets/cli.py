@@ -99,6 +99,12 @@ def cmd_evaluate(args):
         raise UsageError(f"--split beyond_1k (the 10k bAbI files' stories after the 1k files') "
                          f"scores the models trained on the 1k bAbI files; {name} is not one.")
     options = {"size": args.size} if args.size else {}
+    for option in ("examples", "digits"):
+        if getattr(args, option) is not None:
+            if zoo.get(name).task != "addition":
+                raise UsageError(f"--{option} is an option of the addition models' held-out pairs; "
+                                 f"{name} does not take it.")
+            options[option] = getattr(args, option)
     if args.export:
         from exports import verify
 
@@ -327,6 +333,10 @@ def parser():
                    help="beyond_1k: bAbI 1k models, on the 10k files' stories they never saw")
     p.add_argument("--size", type=int,
                    help="generated tasks: the number of elements per example (e.g. pointer_hull 50)")
+    p.add_argument("--examples", type=int,
+                   help="generated tasks that take it (grid_lstm_addition): how many held-out examples")
+    p.add_argument("--digits", type=int,
+                   help="grid_lstm_addition, lstm_addition: both numbers of exactly this many digits")
     p.add_argument("--cache-dir", default="runs/tfds")
     p.set_defaults(func=cmd_evaluate)
 

@@ -9,6 +9,7 @@ below.
 from training.tasks import (babi, chat, fizzbuzz, fsdd, languages, mnist, ntm, parity, pointer, ptb,
                             shapes_vqa)
 from training.tasks import fsdd_wavenet
+from training.tasks import addition
 from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
 
 TASKS = {
@@ -24,6 +25,7 @@ TASKS = {
     **ptb.TASKS,          # ptb
     **parity.TASKS,       # parity
     **fsdd_wavenet.TASKS,  # fsdd_wavenet
+    **addition.TASKS,     # addition
 }
 
 
