@@ -3,6 +3,7 @@
 from custom_layers.answer_embedding import AnswerEmbedding
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.causal_conv1d import CausalConv1D
+from custom_layers.coordinate_channels import CoordinateChannels
 from custom_layers.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM2DCell, GridLSTM3D
 from custom_layers.grid_lstm_cell import GridLSTMCell
 from custom_layers.highway import Highway
@@ -29,6 +30,7 @@ __all__ = [
     "AnswerEmbedding",
     "BilinearSampler",
     "CausalConv1D",
+    "CoordinateChannels",
     "GridLSTM1D",
     "GridLSTM2D",
     "GridLSTM2DCell",

@@ -61,6 +61,8 @@ CASES = {
                          [_float((3, 4, 5, 6))], {}),
     "null_memory": (lambda d: cl.NullMemory(initializer="random_normal", dtype=d),
                     [_float((3, 4, 5))], {}),
+    "coordinate_channels": (lambda d: cl.CoordinateChannels("linear", dtype=d),
+                            [_float((2, 3, 4, 2))], {}),
     "answer_embedding": (lambda d: cl.AnswerEmbedding(7, 5, answer_ids=[3, -1, 2, -1], dtype=d),
                          [_float((3, 5))], {"readout": True}),
     "answer_embedding_lookup": (lambda d: cl.AnswerEmbedding(7, 5, answer_ids=[3, -1, 2], dtype=d),

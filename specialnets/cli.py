@@ -99,6 +99,8 @@ def cmd_evaluate(args):
         raise UsageError(f"--split beyond_1k (the 10k bAbI files' stories after the 1k files') "
                          f"scores the models trained on the 1k bAbI files; {name} is not one.")
     options = {"size": args.size} if args.size else {}
+    if args.data_seed is not None:
+        options["data_seed"] = args.data_seed
     for option in ("examples", "digits"):
         if getattr(args, option) is not None:
             if zoo.get(name).task != "addition":
@@ -333,6 +335,9 @@ def parser():
                    help="beyond_1k: bAbI 1k models, on the 10k files' stories they never saw")
     p.add_argument("--size", type=int,
                    help="generated tasks: the number of elements per example (e.g. pointer_hull 50)")
+    p.add_argument("--data-seed", type=int,
+                   help="generated tasks that take it (vqa_shapes): draw the split with this seed "
+                        "(training uses 0)")
     p.add_argument("--examples", type=int,
                    help="generated tasks that take it (grid_lstm_addition): how many held-out examples")
     p.add_argument("--digits", type=int,

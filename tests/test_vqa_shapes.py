@@ -39,9 +39,11 @@ def test_examples_repeat_and_answers_are_true_of_the_picture():
 
 
 def test_kinds_and_answers_are_balanced():
-    drawn = [shapes_vqa.example(1, "train", i) for i in range(800)]
-    kinds = np.bincount([k for *_, k in drawn], minlength=4)
-    assert np.all(kinds > 150), kinds
+    drawn = [shapes_vqa.example(1, "train", i, relational=True) for i in range(800)]
+    kinds = np.bincount([k for *_, k in drawn], minlength=len(shapes_vqa.KINDS))
+    assert np.all(kinds > 100), kinds
+    old = [shapes_vqa.example(1, "train", i)[3] for i in range(100)]
+    assert max(old) == 3 and min(old) == 0
     for kind in ("existence", "relative"):
         answers = [a for _, _, a, k in drawn if shapes_vqa.KINDS[k] == kind]
         assert 0.35 < answers.count("yes") / len(answers) < 0.65
@@ -60,6 +62,60 @@ def test_relative_no_is_false_of_the_scene():
         assert objects.get(shapes_vqa._neighbour(cell, direction)) != target
 
 
+def test_relative_attribute_names_the_neighbour_in_that_direction():
+    objects = {(0, 0): ("red", "circle"), (0, 1): ("blue", "square"), (1, 1): ("green", "triangle"),
+               (2, 2): ("yellow", "circle")}
+    expected = {("left", "blue square"): ("red", "circle"), ("right", "red circle"): ("blue", "square"),
+                ("bottom", "blue square"): ("green", "triangle"),
+                ("top", "green triangle"): ("blue", "square")}
+    rng, seen = np.random.default_rng(0), set()
+    for _ in range(200):
+        for asked in ("relative_colour", "relative_shape"):
+            question, answer = shapes_vqa._relative_attribute(objects, rng, asked)
+            words = question.rstrip("?").split()
+            key = (words[7], " ".join(words[10:12]))
+            assert answer == expected[key][0 if asked == "relative_colour" else 1], question
+            assert shapes_vqa.question_ids([question]).min() > 1  # every word in the vocabulary
+            seen.add(key)
+    assert seen == set(expected)  # the yellow circle has no neighbour: never an anchor
+    assert shapes_vqa._relative_attribute({(0, 0): objects[(0, 0)], (2, 2): objects[(2, 2)]}, rng,
+                                          "relative_shape") is None
+
+
+def test_named_cells_are_the_anchor_and_its_neighbour():
+    objects = {(1, 1): ("red", "circle"), (1, 0): ("blue", "square")}
+    assert shapes_vqa.named_cells(objects, "what color is the object on the left of the red circle?") == (
+        (1, 1), (1, 0))
+    assert shapes_vqa.named_cells(objects, "is there a red circle on the top of the blue square?") == (
+        (1, 0), (0, 0))
+    assert shapes_vqa.named_cells(objects, "what shape is the object on the left of the blue square?") == (
+        (1, 0), None)
+
+
+def test_relative_colour_answers_are_true_of_the_picture():
+    checked = 0
+    for index in range(300):
+        image, question, answer, kind = shapes_vqa.example(3, "test", index, relational=True)
+        again = shapes_vqa.example(3, "test", index, relational=True)
+        assert question == again[1] and np.array_equal(image, again[0])
+        if shapes_vqa.KINDS[kind] != "relative_colour":
+            continue
+        colours = _objects_of(image)
+        words = question.rstrip("?").split()
+        direction, anchor = words[7], words[10]
+        assert any(c == anchor and colours.get(shapes_vqa._neighbour(cell, direction)) == answer
+                   for cell, c in colours.items()), question
+        checked += 1
+    assert checked > 30
+
+
+def test_data_seed_draws_other_examples():
+    assert shapes_vqa.example(0, "test", 5)[1:] != shapes_vqa.example(1, "test", 5)[1:] or not np.array_equal(
+        shapes_vqa.example(0, "test", 5)[0], shapes_vqa.example(1, "test", 5)[0])
+    with pytest.raises(ValueError, match="`data_seed` must be an int >= 0"):
+        shapes_vqa.held_out("test", data_seed=-1)
+
+
 def test_question_ids_match_the_serving_tokeniser():
     ids = shapes_vqa.question_ids(["Is there a RED square?", "what zorg"])
     words = {w: i + 2 for i, w in enumerate(vqa_shapes.WORDS)}
@@ -67,9 +123,10 @@ def test_question_ids_match_the_serving_tokeniser():
     assert ids[1].tolist() == [words["what"], 1, 0, 0, 0]
 
 
-@pytest.mark.parametrize("hops", [1, 2])
-def test_model_attends_over_the_grid_once_per_hop(hops):
-    model = vqa_shapes.build_vqa_shapes(hops=hops, depth=8, filters=(4, 4, 8, 8, 8))
+@pytest.mark.parametrize("hops,per_cell", [(1, False), (2, False), (2, True)])
+def test_model_attends_over_the_grid_once_per_hop(hops, per_cell):
+    model = vqa_shapes.build_vqa_shapes(hops=hops, depth=8, filters=(4, 4, 8, 8, 8), per_cell=per_cell,
+                                        coordinates="one_hot" if per_cell else None)
     assert len([l for l in model.layers if isinstance(l, MemoryHop)]) == hops
     serve = vqa_shapes.serving_fn(model)
     inputs = vqa_shapes._examples()
@@ -80,8 +137,25 @@ def test_model_attends_over_the_grid_once_per_hop(hops):
     assert all(a.decode() in vqa_shapes.ANSWERS for a in outputs["answer"].numpy())
     odd = serve(image=tf.zeros((1, 48, 48, 3)), question=tf.constant(["Is there a PURPLE hexagon?!"]))
     assert odd["answer"].shape == (1,)
+    image, question, _, _ = shapes_vqa.example(0, "test", 0, kind="relative_colour")
+    relational = serve(image=tf.constant(image[None] / 255, tf.float32), question=tf.constant([question]))
+    assert relational["answer"].numpy()[0].decode() in vqa_shapes.ANSWERS
     with pytest.raises(tf.errors.InvalidArgumentError, match="`image` must be finite"):
         serve(image=tf.fill((1, 48, 48, 3), np.nan), question=tf.constant(["is there a red square?"]))
+
+
+def test_per_cell_grid_locations_see_their_own_cell_only():
+    model = vqa_shapes.build_vqa_shapes(hops=1, depth=8, filters=(4, 4, 8, 8, 8), per_cell=True)
+    grid = tf.keras.Model(model.input, model.get_layer("joined").output)
+    image = np.random.default_rng(0).random((1, 48, 48, 3)).astype("float32")
+    changed = image.copy()
+    changed[0, 16:32, 32:48] = 0  # the cell in row 1, column 2
+    ids = np.ones((1, 3), "int32")
+    moved = np.abs(grid({"image": image, "question_ids": ids}).numpy()
+                   - grid({"image": changed, "question_ids": ids}).numpy()).sum(-1)[0] > 1e-6
+    expected = np.zeros((6, 6), bool)
+    expected[2:4, 4:6] = True
+    np.testing.assert_array_equal(moved, expected)
 
 
 def test_builder_arguments_are_checked():
@@ -95,4 +169,19 @@ def test_scores_per_kind():
     labels = np.array([(0, "yes"), (0, "no"), (3, "no")], dtype=shapes_vqa.LABELS)
     scores = shapes_vqa.score({"answer": np.array([b"yes", b"yes", b"no"])}, {}, labels)
     assert scores["kind_errors"] == {"existence": 0.5, "relative": 0.0}
+    assert scores["group_errors"] == {"simple": 0.5, "relational": 0.0}
     assert scores["accuracy"] == pytest.approx(2 / 3)
+
+
+def test_relational_report_counts_hops_on_the_named_cells(tmp_path):
+    from training.tasks import shapes_vqa_relational as report
+
+    config = dict(hops=2, depth=16, filters=(4, 8, 8, 8, 8), per_cell=True, coordinates="one_hot")
+    model = vqa_shapes.build_vqa_shapes(**config)
+    model.save_weights(tmp_path / "tiny.weights.h5")
+    figures = report.attention_on_cells("vqa_shapes", str(tmp_path / "tiny.weights.h5"), split="validation",
+                                        data_seed=5, count=24, model_config=config)
+    assert 0 < figures["questions"] <= 24
+    for hop in ("hop_1", "hop_2"):
+        assert set(figures["all"][hop]) == {"on_anchor", "on_answer"}
+        assert all(0.0 <= v <= 1.0 for v in figures["all"][hop].values())

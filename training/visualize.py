@@ -321,8 +321,9 @@ def visualize_memn2n_babi(model, path):
     return text
 
 
-def visualize_vqa_shapes(model, path):
-    """Each example image, then each hop's attention overlaid on it (upsampled from the 6 x 6 grid)."""
+def visualize_vqa_shapes(model, path, inputs=None):
+    """Each example image (or each of `inputs`: {"image", "question"}), then
+    each hop's attention overlaid on it (upsampled from the 6 x 6 grid)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -331,7 +332,7 @@ def visualize_vqa_shapes(model, path):
 
     from zoo import vqa_shapes
 
-    inputs = vqa_shapes._examples()
+    inputs = vqa_shapes._examples() if inputs is None else inputs
     out = vqa_shapes.serving_fn(model)(image=tf.constant(inputs["image"]),
                                        question=tf.constant(inputs["question"].astype(str)))
     attention, answers = out["attention"].numpy(), [a.decode() for a in out["answer"].numpy()]

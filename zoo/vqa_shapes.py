@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from custom_layers import MemoryHop, NullMemory
+from custom_layers import CoordinateChannels, MemoryHop, NullMemory
 from zoo import registry
 
 IMAGE_SIZE = 48  # pixels; a 3 x 3 grid of 16-pixel cells
@@ -24,15 +24,24 @@ WORDS = tuple(sorted(set(
 PUNCTUATION = r"[.?!,;:]"
 
 
-def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), batch_norm=True,
-                     null_slot=False):
+def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), per_cell=False,
+                     coordinates=None, batch_norm=True, null_slot=False):
     """A CNN over the image (five 3 x 3 convolutions down to a 6 x 6 grid of
-    `filters[-1]` channels), a GRU over the question's words (the state u,
+    `filters[-1]` channels), `coordinates` appended to the grid
+    (`CoordinateChannels`: "one_hot", "linear" or None), a GRU over the
+    question's words (the state u,
     `depth` wide), and `hops` memory hops: at hop k the state u
     attends over the grid through keys W^k_m f and reads values W^k_c f;
     u' = u + o (Xu & Saenko's attention and evidence embeddings, one pair
     per hop). Answers from softmax(W relu(V u)). `batch_norm` normalises each
     convolution's output (not in the paper; it makes training start faster).
+    With `per_cell` the CNN reads each of the 3 x 3 cells of the image on
+    its own (the same layers for each, through `TimeDistributed`) and each
+    cell gives 2 x 2 locations of the grid: a location sees its own cell
+    only, so what lies in the next cell has to be read by another hop, found
+    from where the previous one read (the one-hot `coordinates` tell it).
+    Without it the convolutions run over the whole image and a location
+    sees the neighbouring cells too.
     `null_slot` gives each hop a learned "nothing here" slot (`NullMemory`)
     beside the grid, where attention goes when nothing matches.
 
@@ -48,20 +57,34 @@ def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), batch_norm=
     image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
     question = keras.Input((None,), dtype="int32", name="question_ids")
 
+    def each_cell(layer):
+        return keras.layers.TimeDistributed(layer, name=f"{layer.name}_cells") if per_cell else layer
+
     def conv(x, k, strides=1):
-        x = keras.layers.Conv2D(filters[k - 1], 3, strides=strides, padding="same",
-                                use_bias=not batch_norm, name=f"conv_{k}")(x)
+        x = each_cell(keras.layers.Conv2D(filters[k - 1], 3, strides=strides, padding="same",
+                                          use_bias=not batch_norm, name=f"conv_{k}"))(x)
         if batch_norm:
             x = keras.layers.BatchNormalization(name=f"conv_{k}_norm")(x)
         return keras.layers.ReLU(name=f"conv_{k}_relu")(x)
 
-    x = conv(image, 1, strides=2)
-    x = keras.layers.MaxPooling2D(2, name="pool_2")(conv(x, 2))
-    x = keras.layers.MaxPooling2D(2, name="pool_3")(conv(x, 3))
-    # Two more 3 x 3 convolutions on the 6 x 6 grid: each location sees its neighbouring cells.
-    x = conv(conv(x, 4), 5)
-    side = IMAGE_SIZE // 8
-    features = keras.layers.Reshape((side * side, filters[4]), name="grid")(x)
+    cell, side = IMAGE_SIZE // GRID, IMAGE_SIZE // 8
+    x = image
+    if per_cell:  # [B, 48, 48, 3] -> the 9 cells [B, 9, 16, 16, 3], row by row
+        x = keras.layers.Reshape((GRID, cell, GRID, cell, 3), name="cut_rows")(x)
+        x = keras.layers.Permute((1, 3, 2, 4, 5), name="cut_cells")(x)
+        x = keras.layers.Reshape((GRID * GRID, cell, cell, 3), name="cells")(x)
+    x = conv(x, 1, strides=2)
+    x = each_cell(keras.layers.MaxPooling2D(2, name="pool_2"))(conv(x, 2))
+    x = each_cell(keras.layers.MaxPooling2D(2, name="pool_3"))(conv(x, 3))
+    x = conv(conv(x, 4), 5)  # the 6 x 6 grid, or each cell's 2 x 2 of it
+    if per_cell:  # [B, 9, 2, 2, C] -> [B, 6, 6, C]
+        per = side // GRID
+        x = keras.layers.Reshape((GRID, GRID, per, per, filters[4]), name="join_rows")(x)
+        x = keras.layers.Permute((1, 3, 2, 4, 5), name="join_cells")(x)
+        x = keras.layers.Reshape((side, side, filters[4]), name="joined")(x)
+    if coordinates is not None:
+        x = CoordinateChannels(coordinates, name="coordinates")(x)
+    features = keras.layers.Reshape((side * side, x.shape[-1]), name="grid")(x)
     words = keras.layers.Embedding(len(WORDS) + 2, depth, mask_zero=True, name="word_embedding")(question)
     u = keras.layers.GRU(depth, name="question_gru")(words)
     attentions = []

@@ -7,13 +7,22 @@
 
 Each image holds 2 to 5 objects, each a different (colour, shape), in
 different cells, with random size, place in the cell, colour shade and pixel
-noise. Four kinds of question, equally often, answers balanced within a kind:
+noise. Four kinds of question, or six with the task option `relational=True`,
+equally often, yes / no balanced within a kind:
 - existence: "is there a red square?" (yes / no)
 - colour: "what color is the circle?" (the only circle)
 - shape: "what shape is the blue object?" (the only blue object)
 - relative position: "is there a red square on the bottom of the green
   circle?": yes when the red square is in the cell right below. Half the
   "no"s name an object that is in the image, elsewhere.
+- relative colour: "what color is the object on the left of the red
+  circle?" and relative shape: "what shape is the object on the top of the
+  blue square?": the object in the next cell in that direction (left: same
+  row, one column less; top: same column, one row up), asked only when
+  that cell holds one, so the answer is unique.
+The first three kinds ask about one object ("simple"), the last three about
+an object and its neighbour ("relational": find the named object, then look
+next to it).
 Example i of a split is drawn from `np.random.default_rng([seed, split, i])`.
 """
 
@@ -28,7 +37,8 @@ from training.tasks.base import Task
 from zoo.vqa_shapes import ANSWERS, COLOURS, DIRECTIONS, GRID, IMAGE_SIZE, PUNCTUATION, SHAPES, WORDS
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
-KINDS = ("existence", "colour", "shape", "relative")
+KINDS = ("existence", "colour", "shape", "relative", "relative_colour", "relative_shape")
+SIMPLE, RELATIONAL = KINDS[:3], KINDS[3:]
 DEFAULT_EXAMPLES = {"train": 60_000, "validation": 2000, "test": 2000}
 CELL = IMAGE_SIZE // GRID
 RGB = {"red": (0.9, 0.15, 0.1), "green": (0.15, 0.75, 0.2), "blue": (0.15, 0.3, 0.95),
@@ -121,20 +131,49 @@ def _relative(objects, rng):
             f"{reference[0]} {reference[1]}?", answer)
 
 
-def example(seed, split, index, kind=None):
-    """(image uint8 [48, 48, 3], question, answer, kind index) of example `index`."""
+def _relative_attribute(objects, rng, asked):
+    """What colour / shape is the object in the next cell in a direction from the named one?"""
+    pairs = [(cell, d, _neighbour(cell, d)) for cell in objects for d in DIRECTIONS
+             if _neighbour(cell, d) in objects]
+    if not pairs:
+        return None
+    cell, direction, target_cell = pairs[rng.integers(len(pairs))]
+    (colour, shape), target = objects[cell], objects[target_cell]
+    if asked == "relative_colour":
+        return f"what color is the object on the {direction} of the {colour} {shape}?", target[0]
+    return f"what shape is the object on the {direction} of the {colour} {shape}?", target[1]
+
+
+def example(seed, split, index, kind=None, relational=False, scene=False):
+    """(image uint8 [48, 48, 3], question, answer, kind index) of example
+    `index`; the kind drawn among the first four KINDS (the examples of the
+    task before relative colour and shape questions), or among all six with
+    `relational`. `scene`: the objects ({(row, column): (colour,
+    shape)}) come fifth."""
     rng = np.random.default_rng([seed, SPLITS[split], index])
-    kind = KINDS[rng.integers(len(KINDS))] if kind is None else kind
+    kinds = KINDS if relational else KINDS[:4]
+    kind = kinds[rng.integers(len(kinds))] if kind is None else kind
     while True:
         objects = _scene(rng)
         if kind == "existence":
             qa = _existence(objects, rng)
         elif kind == "relative":
             qa = _relative(objects, rng)
+        elif kind in ("relative_colour", "relative_shape"):
+            qa = _relative_attribute(objects, rng, kind)
         else:
             qa = _attribute(objects, rng, kind)
         if qa is not None:
-            return render(objects, rng), qa[0], qa[1], KINDS.index(kind)
+            drawn = render(objects, rng), qa[0], qa[1], KINDS.index(kind)
+            return (*drawn, objects) if scene else drawn
+
+
+def named_cells(objects, question):
+    """(the named object's cell, the cell next to it in the question's
+    direction or None off the grid) of a relational question."""
+    words = question.rstrip("?").split()
+    anchor = next(cell for cell, o in objects.items() if o == tuple(words[-2:]))
+    return anchor, _neighbour(anchor, words[-5])
 
 
 def _features(config):
@@ -147,22 +186,24 @@ def _features(config):
 
 
 def _example(config, split, index):
-    image, question, answer, kind = example(config.seed, split, index)
+    image, question, answer, kind = example(config.seed, split, index, relational=config.relational)
     return {"image": image, "question": question, "answer": answer, "kind": KINDS[kind]}
 
 
-def builder(examples=None, seed=0, cache_dir="runs/tfds"):
+def builder(examples=None, seed=0, cache_dir="runs/tfds", relational=False):
     """A prepared builder of the splits in `examples` ({split: count};
-    default DEFAULT_EXAMPLES). Example i of a split is the same whatever
+    default DEFAULT_EXAMPLES), with relative colour and shape questions
+    if `relational`. Example i of a split is the same whatever
     the counts."""
     examples = generated.split_counts(examples or DEFAULT_EXAMPLES, {}, SPLITS)
     if not all(isinstance(n, int) and n > 0 for n in examples.values()):
         raise ValueError(f"`examples` counts must be positive ints; received {examples}.")
     classes = generated.builder_class(
         "SpecialnetsShapesVqa", "Questions about coloured shapes on a grid (Xu & Saenko 2016, synthetic), generated.",
-        _features, _example)
-    return generated.prepare_builder(classes, "shapes-vqa", f"seed{seed}", f"seed {seed}", examples, cache_dir,
-                                     seed=seed)
+        _features, _example, fields={"relational": False})
+    name = f"seed{seed}-relational" if relational else f"seed{seed}"
+    return generated.prepare_builder(classes, "shapes-vqa", name, f"seed {seed}", examples, cache_dir,
+                                     seed=seed, relational=bool(relational))
 
 
 def question_ids(questions):
@@ -175,23 +216,25 @@ def question_ids(questions):
     return out
 
 
-def _arrays(split, examples, seed, cache_dir):
+def _arrays(split, examples, seed, cache_dir, relational=False):
     """(images uint8 [N, 48, 48, 3], questions, answer ids int64, kinds int64) of a split."""
     # Held-out splits keep their default size whatever the training size.
     count = examples if examples and split == "train" else DEFAULT_EXAMPLES[split]
-    ds = builder({split: count}, seed=seed, cache_dir=cache_dir).as_dataset(split=split)
+    ds = builder({split: count}, seed=seed, cache_dir=cache_dir, relational=relational)
+    ds = ds.as_dataset(split=split)
     rows = list(ds.as_numpy_iterator())
     return (np.stack([r["image"] for r in rows]), [r["question"].decode() for r in rows],
             np.array([r["answer"] for r in rows], np.int64), np.array([r["kind"] for r in rows]))
 
 
 def dataset(split, data_dir=None, batch_size=64, augment=False, seed=0, limit=None,
-            cache_dir="runs/tfds", shuffle=None, examples=None, first_epoch=0):
+            cache_dir="runs/tfds", shuffle=None, examples=None, first_epoch=0, relational=False):
     """({"image" float32 [B, 48, 48, 3], "question_ids" int32 [B, W]}, answer int64)
     batches; the data (seed 0) is the same for every training seed, which
     only shuffles (with another seed for a run resumed at `first_epoch`, see
-    `training/epochs.py`). `data_dir` and `augment` are unused: the task is generated."""
-    images, questions, answers, _ = _arrays(split, examples, 0, cache_dir)
+    `training/epochs.py`). `data_dir` and `augment` are unused: the task is
+    generated; `relational`: see `example`."""
+    images, questions, answers, _ = _arrays(split, examples, 0, cache_dir, relational)
     images, answers = images[:limit], answers[:limit]
     ids = question_ids(questions[: len(answers)])
     ds = tf.data.Dataset.from_tensor_slices(
@@ -208,19 +251,31 @@ def dataset(split, data_dir=None, batch_size=64, augment=False, seed=0, limit=No
 LABELS = np.dtype([("kind", np.int32), ("answer", object)])
 
 
-def held_out(split, data_dir=None, cache_dir="runs/tfds", examples=None, **options):
-    """({"image": float32 [N, 48, 48, 3], "question": str [N]}, labels (kind, answer))."""
-    images, questions, answers, kinds = _arrays(split, None, 0, cache_dir)
+def held_out(split, data_dir=None, cache_dir="runs/tfds", examples=None, relational=False, data_seed=0,
+             **options):
+    """({"image": float32 [N, 48, 48, 3], "question": str [N]}, labels (kind, answer))
+    of `split` of the data drawn with `data_seed` (training uses seed 0;
+    another seed's split is data that no run trained or was selected on)."""
+    if isinstance(data_seed, bool) or not isinstance(data_seed, int) or data_seed < 0:
+        raise ValueError(f"`data_seed` must be an int >= 0; received {data_seed!r}.")
+    images, questions, answers, kinds = _arrays(split, None, data_seed, cache_dir, relational)
     labels = np.array([(k, ANSWERS[a]) for k, a in zip(kinds, answers)], dtype=LABELS)
     return {"image": images.astype(np.float32) / 255.0, "question": np.array(questions, object)}, labels
 
 
 def score(outputs, inputs, labels):
-    """Answer error overall and per kind of question."""
+    """Answer error overall, per kind of question and per group of kinds
+    (simple: one object; relational: an object and its neighbour)."""
     answers = np.array([a.decode() if isinstance(a, bytes) else str(a) for a in outputs["answer"]])
     wrong = answers != labels["answer"].astype(str)
     per_kind = {KINDS[k]: float(wrong[labels["kind"] == k].mean()) for k in np.unique(labels["kind"])}
-    return {"error": float(wrong.mean()), "accuracy": float(1 - wrong.mean()), "kind_errors": per_kind}
+    groups = {}
+    for group, kinds in (("simple", SIMPLE), ("relational", RELATIONAL)):
+        chosen = np.isin(labels["kind"], [KINDS.index(k) for k in kinds])
+        if chosen.any():
+            groups[group] = float(wrong[chosen].mean())
+    return {"error": float(wrong.mean()), "accuracy": float(1 - wrong.mean()), "kind_errors": per_kind,
+            "group_errors": groups}
 
 
 def write_examples(count=6):
@@ -246,7 +301,8 @@ TASKS = {"vqa_shapes": Task(
     error_metric="sparse_categorical_accuracy",
     prediction_output="answer",
     description=("generated shapes VQA: 2 to 5 coloured shapes on a 3 x 3 grid; existence, "
-                 "colour, shape and relative-position questions (tfds builder, seed 0)"),
+                 "colour, shape and relative-position questions, and the colour or shape of "
+                 "a named object's neighbour (tfds builder, seed 0)"),
     needs_data=False,
     held_out=held_out,
     score=score,
