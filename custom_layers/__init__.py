@@ -4,6 +4,8 @@ from custom_layers.answer_embedding import AnswerEmbedding
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.causal_conv1d import CausalConv1D
 from custom_layers.coordinate_channels import CoordinateChannels
+from custom_layers.convs2s_attention import ConvS2SAttention
+from custom_layers.glu_conv1d import GLUConv1D
 from custom_layers.grid_lstm import GridLSTM1D, GridLSTM2D, GridLSTM2DCell, GridLSTM3D
 from custom_layers.grid_lstm_cell import GridLSTMCell
 from custom_layers.highway import Highway
@@ -31,6 +33,8 @@ __all__ = [
     "BilinearSampler",
     "CausalConv1D",
     "CoordinateChannels",
+    "ConvS2SAttention",
+    "GLUConv1D",
     "GridLSTM1D",
     "GridLSTM2D",
     "GridLSTM2DCell",

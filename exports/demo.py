@@ -69,6 +69,8 @@ def card_metric(card):
             return f"perplexity {held_out['perplexity']:.1f} per line {where}"
         if "ratio_to_pca" in held_out:  # autoencoders against PCA with as many components
             return f"MSE {held_out['mse']:.4f}, {held_out['ratio_to_pca']:.2f}x PCA's {where}"
+        if "bleu" in held_out:  # translation: corpus BLEU of the served answers
+            return f"BLEU {held_out['bleu']:.1f} {where}"
         if "mean_task_error" in held_out:
             return (f"{held_out['mean_task_error']:.1%} mean error over "
                     f"{len(held_out['task_errors'])} tasks, {held_out['failed_tasks']} failed {where}")

@@ -116,6 +116,10 @@ CASES = {
     # Two outputs: the residual and the skip; conditioned on a vector h.
     "wavenet_block": (lambda d: cl.WaveNetBlock(4, 5, 6, kernel_size=2, dilation_rate=2, dtype=d),
                       [_float((2, 9, 4)), _float((2, 3))], {}),
+    "glu_conv1d": (lambda d: cl.GLUConv1D(kernel_size=3, causal=True, dtype=d), [_float((2, 7, 4))], {}),
+    # Decoder states h [B,T,D], target embeddings g, encoder outputs z and z + e [B,S,E].
+    "convs2s_attention": (lambda d: cl.ConvS2SAttention(dtype=d),
+                          [_float((2, 5, 6)), _float((2, 5, 4)), _float((2, 7, 4)), _float((2, 7, 4))], {}),
 }
 
 

@@ -746,6 +746,30 @@ def visualize_grid_lstm_parity(model, path, example=0):
     return "\n".join(lines) + "\n"
 
 
+def visualize_translation(model, path):
+    """The decoder's attention (rows: French words, columns: English words)
+    for the zoo entry's example sentences."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from zoo import convs2s
+
+    rows = convs2s.translate_with_attention(model, [str(s) for s in convs2s.examples()["english"]])
+    figure, axes = plt.subplots(1, len(rows), figsize=(4.2 * len(rows), 4.6))
+    lines = []
+    for axis, (english, french, attention) in zip(np.atleast_1d(axes), rows):
+        axis.imshow(attention, vmin=0, vmax=1, cmap="Greys", aspect="auto")
+        axis.set_xticks(range(len(english)), english, rotation=60, fontsize=8)
+        axis.set_yticks(range(len(french)), french, fontsize=8)
+        lines.append(" ".join(english) + " -> " + " ".join(french))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return "\n".join(lines) + "\n"
+
+
 VISUALIZERS = {
     "highway_mnist": visualize_highway_mnist,
     "st_cnn_rts": visualize_st_cnn_rts,
@@ -762,6 +786,8 @@ VISUALIZERS = {
     "conv_autoencoder_mnist": visualize_conv_autoencoder_mnist,
     "cldnn_fsdd": visualize_cldnn_fsdd,
     "grid_lstm_parity": visualize_grid_lstm_parity,
+    "convs2s_fra": visualize_translation,
+    "gru_attention_fra": visualize_translation,
 }
 
 

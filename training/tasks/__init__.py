@@ -10,6 +10,7 @@ from training.tasks import (babi, chat, fizzbuzz, fsdd, languages, mnist, ntm, p
                             shapes_vqa)
 from training.tasks import fsdd_wavenet
 from training.tasks import addition
+from training.tasks import fra_eng
 from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
 
 TASKS = {
@@ -26,6 +27,7 @@ TASKS = {
     **parity.TASKS,       # parity
     **fsdd_wavenet.TASKS,  # fsdd_wavenet
     **addition.TASKS,     # addition
+    **fra_eng.TASKS,      # fra_eng
 }
 
 
