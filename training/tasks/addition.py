@@ -43,9 +43,7 @@ DEFAULT_EXAMPLES = {"train": 10_000, "validation": HELD_OUT_EXAMPLES, "test": HE
 def rng_for(seed, split, index):
     """The generator of pair `index` of `split` (held-out sets), or of
     epoch `index` of the training stream of `seed`."""
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {sorted(SPLITS)}; received {split!r}.")
-    return np.random.default_rng([seed, SPLITS[split], index, TAG])
+    return generated.stream_rng(seed, split, index, SPLITS, TAG)
 
 
 def check_digits(digits):

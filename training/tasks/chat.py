@@ -50,9 +50,7 @@ VOWELS = tuple("aeiou")
 
 
 def rng_for(seed, split, index):
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {sorted(SPLITS)}; received {split!r}.")
-    return np.random.default_rng([seed, SPLITS[split], index])
+    return generated.stream_rng(seed, split, index, SPLITS)
 
 
 def name_split(name):

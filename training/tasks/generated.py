@@ -18,9 +18,20 @@ i of a split stays the i-th (no shuffling), whatever the counts.
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from training.tasks.base import prepare
 
 _CLASSES = {}  # tfds registers a builder class by its name: make each once
+
+
+def stream_rng(seed, split, index, splits, tag=None):
+    """The NumPy generator of stream `(seed, splits[split], index[, tag])`:
+    an example `index` of a held-out split, or epoch `index` of a training
+    stream; `tag` keeps one task's streams apart from another's."""
+    if split not in splits:
+        raise ValueError(f"`split` must be one of {sorted(splits)}; received {split!r}.")
+    return np.random.default_rng([seed, splits[split], index] + ([] if tag is None else [tag]))
 
 
 def builder_class(name, doc, features, example, fields=None, supervised_keys=None):

@@ -17,6 +17,8 @@ import dataclasses
 
 import numpy as np
 
+from training.tasks import generated
+
 SPLITS = {"train": 0, "validation": 1, "test": 2}
 
 
@@ -62,9 +64,7 @@ def language(name):
 
 
 def rng_for(seed, split, index):
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {sorted(SPLITS)}; received {split!r}.")
-    return np.random.default_rng([seed, SPLITS[split], index])
+    return generated.stream_rng(seed, split, index, SPLITS)
 
 
 def _check_count(name, value):

@@ -13,6 +13,8 @@ whatever the batch size:
 
 import numpy as np
 
+from training.tasks import generated
+
 SPLITS = {"train": 0, "validation": 1, "test": 2}
 TASK_TAGS = {"copy": None, "repeat_copy": 2, "recall": 3}
 BITS = 8
@@ -20,12 +22,9 @@ RECALL_BITS, RECALL_ROWS = 6, 3
 
 
 def rng_for(seed, split, index, task="copy"):
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {sorted(SPLITS)}; received {split!r}.")
     if task not in TASK_TAGS:
         raise ValueError(f"`task` must be one of {sorted(TASK_TAGS)}; received {task!r}.")
-    tag = TASK_TAGS[task]
-    return np.random.default_rng([seed, SPLITS[split], index] + ([] if tag is None else [tag]))
+    return generated.stream_rng(seed, split, index, SPLITS, TASK_TAGS[task])
 
 
 def copy_example(rng, length):

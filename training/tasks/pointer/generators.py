@@ -13,14 +13,14 @@ index), so a split is the same whatever the batch size. Labels are exact:
 
 import numpy as np
 
+from training.tasks import generated
+
 SPLITS = {"train": 0, "validation": 1, "test": 2}
 HELD_KARP_MAX = 12
 
 
 def rng_for(seed, split, index):
-    if split not in SPLITS:
-        raise ValueError(f"`split` must be one of {sorted(SPLITS)}; received {split!r}.")
-    return np.random.default_rng([seed, SPLITS[split], index])
+    return generated.stream_rng(seed, split, index, SPLITS)
 
 
 def sort_example(rng, n):
