@@ -29,9 +29,13 @@ def interpolate(content, previous, gate):
 def circular_shift(weighting, shift):
     """Circular convolution of the weighting [B,H,N] with the shift
     distribution [B,H,S] over the offsets -(S//2) .. S//2."""
-    half = shift.shape[-1] // 2
-    moved = [ops.roll(weighting, offset, axis=-1) for offset in range(-half, half + 1)]
-    return ops.sum(ops.stack(moved, axis=-1) * ops.expand_dims(shift, -2), axis=-1)
+    width, n = shift.shape[-1], weighting.shape[-1]
+    half = width // 2
+    # Wrapped once around, offset k is the slice starting at half - k.
+    wrapped = ops.concatenate([weighting[..., n - half:], weighting, weighting[..., :half]], axis=-1)
+    moved = [wrapped[..., half - k: half - k + n] * shift[..., half + k: half + k + 1]
+             for k in range(-half, half + 1)]
+    return sum(moved[1:], moved[0])
 
 
 def sharpen(weighting, gamma):
@@ -56,8 +60,8 @@ def read(memory, weighting):
 def write(memory, weighting, erase, add):
     """Erase then add with every write head: weighting [B,W,N], erase and
     add [B,W,M]. Erasures multiply, so the heads' order does not matter."""
-    kept = 1.0 - ops.expand_dims(weighting, -1) * ops.expand_dims(erase, -2)
-    memory = memory * ops.prod(kept, axis=1)
+    for head in range(weighting.shape[1]):
+        memory = memory * (1.0 - ops.einsum("bn,bm->bnm", weighting[:, head], erase[:, head]))
     return memory + ops.einsum("bwn,bwm->bnm", weighting, add)
 
 
@@ -281,8 +285,12 @@ class NTMCell(keras.layers.Layer):
             gamma = 1.0 + ops.softplus(p[..., m + 2 + s: m + 3 + s])
             return address(memory, previous, key, strength, gate, shift, gamma)
 
-        read_w = addressing(read_params, read_w)
-        write_w = addressing(write_params, write_w)
+        # Every head, read or write, addressed in one pass.
+        weightings = addressing(
+            ops.concatenate([read_params, write_params[..., : m + 3 + s]], axis=1),
+            ops.concatenate([read_w, write_w], axis=1),
+        )
+        read_w, write_w = weightings[:, :r], weightings[:, r:]
         reads = ops.reshape(read(memory, read_w), (batch, r * m))
         erase = ops.sigmoid(write_params[..., m + 3 + s: 2 * m + 3 + s])
         add = ops.tanh(write_params[..., 2 * m + 3 + s:])
