@@ -148,6 +148,21 @@ def test_signature_and_serving(name):
     np.testing.assert_array_equal(out["parity"].numpy(), (direct > 0.5).astype(np.int64))
 
 
+def test_stacked_lstm_baseline_has_no_memory_between_layers():
+    """activation="lstm": each layer one LSTM step from a zero state, h = o * tanh(i * g)."""
+    model = build_mlp_parity(bits=6, units=3, depth=2, activation="lstm")
+    bits = np.random.default_rng(0).integers(0, 2, (4, 6)).astype("float32")
+    h = bits
+    for d in range(2):
+        kernel, _, bias = model.get_layer(f"layer_{d}").get_weights()
+        z = h @ kernel + bias
+        i, _, g, o = np.split(z, 4, axis=-1)
+        sigmoid = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+        h = sigmoid(o) * np.tanh(sigmoid(i) * np.tanh(g))
+    kernel, bias = model.get_layer("probability_odd").get_weights()
+    np.testing.assert_allclose(model(bits).numpy(), 1 / (1 + np.exp(-(h @ kernel + bias))), rtol=1e-5, atol=1e-6)
+
+
 def test_bad_inputs_and_arguments_are_named():
     serve = grid_lstm_parity.serving_fn(build_grid_lstm_parity(bits=8, units=4, depth=2))
     assert serve(bits=tf.ones((2, 8)))["parity"].shape == (2,)

@@ -33,7 +33,7 @@ from custom_layers import GridLSTM1D
 from zoo import registry
 
 BITS = 50  # K of the shipped weights (issue 28's floor; the paper goes to 250)
-ACTIVATIONS = ("relu", "tanh")
+ACTIVATIONS = ("relu", "tanh", "lstm")
 
 
 def _positive(name, value):
@@ -81,13 +81,16 @@ def build_grid_lstm_parity(bits=BITS, units=64, depth=16, tied=True, init_scale=
 def build_mlp_parity(bits=BITS, units=64, depth=16, activation="relu", centred=False):
     """bits [B, K] -> probability of odd parity [B, 1]: `depth` dense layers
     of `units` `activation` units (He-uniform for ReLU, Glorot for tanh), a
-    sigmoid.
+    sigmoid. `activation="lstm"` makes it the stacked LSTM of the same depth:
+    each layer an LSTM reading the layer below's hidden vector as a sequence
+    of one step, so that, unlike the Grid LSTM's blocks, no memory cell
+    links one layer to the next.
 
     Args:
         bits: K, the length of the strings.
         units: width of every hidden layer.
         depth: number of hidden layers.
-        activation: "relu" or "tanh".
+        activation: "relu", "tanh" or "lstm".
         centred: feed the bits as -1 / 1 instead of 0 / 1.
     """
     _positive("units", units)
@@ -95,6 +98,11 @@ def build_mlp_parity(bits=BITS, units=64, depth=16, activation="relu", centred=F
     if activation not in ACTIVATIONS:
         raise ValueError(f"`activation` must be one of {ACTIVATIONS}; received {activation!r}.")
     x, h = _inputs(bits, centred)
+    if activation == "lstm":
+        h = keras.layers.Reshape((1, bits), name="one_step")(h)
+        for d in range(depth):
+            h = keras.layers.LSTM(units, return_sequences=d < depth - 1, name=f"layer_{d}")(h)
+        return _head(h, x, "mlp_parity")
     init = "he_uniform" if activation == "relu" else "glorot_uniform"
     for d in range(depth):
         h = keras.layers.Dense(units, activation=activation, kernel_initializer=init, name=f"layer_{d}")(h)
