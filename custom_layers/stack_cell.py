@@ -68,6 +68,10 @@ class StackCell(keras.layers.Layer):
             `"straight_through"` (argmax actions forward, the softmax's
             gradient backward) when training.
         empty_value: the value of an empty position. Defaults to -1.
+        recurrence: `"full"` (default: the `h_{t-1} R` term above) or
+            `"stack"`: no `R`, so that the stacks' tops are the only path
+            from one step to the next (the reference code's second kind
+            of recurrence) and a count cannot hide in the hidden layer.
         kernel_initializer, recurrent_initializer: initializers of `U`, `P`,
             the action and push kernels, and of `R`.
         **kwargs: base layer arguments (`name`, `dtype`, ...).
@@ -99,6 +103,7 @@ class StackCell(keras.layers.Layer):
         discrete_inference=False,
         empty_value=-1.0,
         training_actions="soft",
+        recurrence="full",
         kernel_initializer="glorot_uniform",
         recurrent_initializer="orthogonal",
         **kwargs,
@@ -116,7 +121,10 @@ class StackCell(keras.layers.Layer):
         if training_actions not in ("soft", "straight_through"):
             raise ValueError(f"StackCell: `training_actions` must be 'soft' or 'straight_through'; "
                              f"received {training_actions!r}.")
+        if recurrence not in ("full", "stack"):
+            raise ValueError(f"StackCell: `recurrence` must be 'full' or 'stack'; received {recurrence!r}.")
         self.units = units
+        self.recurrence = recurrence
         self.num_stacks = num_stacks
         self.stack_depth = stack_depth
         self.element_size = element_size
@@ -144,8 +152,10 @@ class StackCell(keras.layers.Layer):
         k, e = self.num_stacks, self.element_size
         self.kernel = self.add_weight(name="kernel", shape=(input_shape[-1], self.units),
                                       initializer=self.kernel_initializer)
-        self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.units, self.units),
-                                                initializer=self.recurrent_initializer)
+        self.recurrent_kernel = None
+        if self.recurrence == "full":
+            self.recurrent_kernel = self.add_weight(name="recurrent_kernel", shape=(self.units, self.units),
+                                                    initializer=self.recurrent_initializer)
         self.stack_kernel = self.add_weight(name="stack_kernel",
                                             shape=(k * self.read_depth * e, self.units),
                                             initializer=self.kernel_initializer)
@@ -176,10 +186,10 @@ class StackCell(keras.layers.Layer):
         def project(x, kernel):
             return ops.matmul(ops.cast(x, low), ops.cast(kernel, low))
 
-        hidden = self.activation(
-            project(inputs, self.kernel) + project(hidden, self.recurrent_kernel)
-            + project(top, self.stack_kernel) + ops.cast(self.bias, low)
-        )
+        pre_activation = project(inputs, self.kernel) + project(top, self.stack_kernel) + ops.cast(self.bias, low)
+        if self.recurrent_kernel is not None:
+            pre_activation = pre_activation + project(hidden, self.recurrent_kernel)
+        hidden = self.activation(pre_activation)
         hidden = ops.cast(hidden, self.compute_dtype)
         logits = ops.reshape(ops.matmul(hidden, self.action_kernel) + self.action_bias, (batch, k, 3))
         actions = ops.softmax(logits, axis=-1)
@@ -207,6 +217,7 @@ class StackCell(keras.layers.Layer):
             "discrete_inference": self.discrete_inference,
             "empty_value": self.empty_value,
             "training_actions": self.training_actions,
+            "recurrence": self.recurrence,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
         })

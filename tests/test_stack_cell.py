@@ -78,6 +78,24 @@ def test_hidden_state_follows_the_paper_formula():
     np.testing.assert_allclose(np.asarray(new_stacks), want.reshape(2, -1), rtol=1e-5, atol=1e-6)
 
 
+def test_stack_only_recurrence_reaches_the_next_step_through_the_stacks_alone():
+    cell = StackCell(4, num_stacks=2, stack_depth=3, read_depth=2, recurrence="stack")
+    cell.build((None, 3))
+    assert cell.recurrent_kernel is None and "recurrent_kernel" not in [w.name for w in cell.weights]
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2, 3)).astype("float32")
+    stacks = rng.normal(size=(2, 2, 3, 1)).astype("float32").reshape(2, -1)
+    first, _ = cell(x, [rng.normal(size=(2, 4)).astype("float32"), stacks])
+    second, _ = cell(x, [rng.normal(size=(2, 4)).astype("float32"), stacks])
+    np.testing.assert_array_equal(np.asarray(first), np.asarray(second))
+    top = stacks.reshape(2, 2, 3)[:, :, :2].reshape(2, 4)
+    expected = 1 / (1 + np.exp(-(x @ cell.kernel.numpy() + top @ cell.stack_kernel.numpy() + cell.bias.numpy())))
+    np.testing.assert_allclose(np.asarray(first), expected, rtol=1e-5)
+    assert StackCell.from_config(cell.get_config()).recurrence == "stack"
+    with pytest.raises(ValueError, match="`recurrence`"):
+        StackCell(4, recurrence="hidden")
+
+
 def test_discrete_inference_takes_whole_actions_only_when_not_training():
     cell = StackCell(6, stack_depth=5, discrete_inference=True)
     cell.build((None, 2))
