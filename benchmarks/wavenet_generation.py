@@ -1,20 +1,22 @@
 """WaveNet generation: samples per second, cached (Paine et al. 2016) vs naive.
 
     python benchmarks/wavenet_generation.py [--samples 2000] [--naive-samples 40] [--repeats 3]
-        [--weights pretrained|PATH|fresh] [--no-xla]
+        [--weights pretrained|PATH|fresh] [--no-xla] [--layer-steps]
 
 `wavenet_fsdd`'s `paper` network (pretrained weights when present, else a
 fresh one: the speed does not depend on the weights) generates one stream
-(batch 1, digit 7) with `zoo.wavenet.generate`: the cached algorithm (each
-block keeps a queue of its last inputs: a sample costs O(blocks)) and the
-naive one (the whole receptive field, 2,175 samples, recomputed for every
-sample), with the same random draws. Both run as the `tf.while_loop`
-graph the export holds ("graph"), and compiled with XLA ("xla", unless
-`--no-xla`), each timed `--repeats` times after a warm-up in the same
-run; the median rates and the cached / naive ratio are printed. The naive
-loop is timed over fewer samples (`--naive-samples`): its window is always
-the whole receptive field, so each of its steps costs the same. The
-machine is shared and noisy: compare the ratios printed in one run.
+(batch 1, digit 7) with `zoo.wavenet.generate`: the cached algorithm (the
+fused `FastSteps`: a sample costs O(blocks)) and the naive one (the whole
+receptive field, 2,175 samples, recomputed for every sample), with the same
+random draws. `--layer-steps` also times the cached loop as it was before
+`FastSteps`: each block's own `step`, which shifts its queue every step
+(the same samples). Each loop runs as the `tf.while_loop` graph the export
+holds ("graph"), and compiled with XLA ("xla", unless `--no-xla`); after a
+warm-up, the loops are timed `--repeats` times each, interleaved, and the
+median rates and the cached / naive ratio are printed. The naive loop is
+timed over fewer samples (`--naive-samples`): its window is always the whole
+receptive field, so each of its steps costs the same. The machine is shared
+and noisy: compare the figures printed in one run.
 """
 
 import argparse
@@ -41,18 +43,40 @@ def load(weights):
     return model, weights
 
 
-def rate(model, cached, samples, repeats, jit_compile):
-    """Median samples per second of one stream over `repeats` timed runs (after a warm-up)."""
-    run = tf.function(lambda d, n: wavenet.generate(model, d, n, cached=cached), jit_compile=jit_compile)
-    digit = tf.constant([7], tf.int32)
-    n = tf.constant(samples, tf.int32)
-    run(digit, n)  # trace and compile (XLA compiles for this num_samples)
-    times = []
+def generate_with_layer_steps(model, digit, num_samples):
+    """`wavenet.generate(cached=True)` before `FastSteps`: `WaveNet.step`, each block's own step."""
+    net = wavenet.network(model)
+    batch = tf.shape(digit)[0]
+    condition = net.condition(digit)
+    uniforms = tf.random.stateless_uniform(tf.stack([num_samples, batch]), seed=wavenet.GENERATION_SEED,
+                                         alg="philox")
+    first = tf.fill([batch], wavenet.SILENCE)
+    codes = tf.TensorArray(tf.int32, size=tf.maximum(num_samples, 1), element_shape=[None]).write(0, first)
+
+    def body(t, code, caches, codes):
+        logits, caches = net.step(code, caches, condition)
+        code = wavenet._sample(logits, uniforms[t + 1])
+        return t + 1, code, caches, codes.write(t + 1, code)
+
+    state = (tf.constant(0), first, net.initial_caches(batch), codes)
+    state = tf.while_loop(lambda t, *_: t < num_samples - 1, body, state, parallel_iterations=1)
+    return tf.transpose(state[-1].stack()[:num_samples])
+
+
+def rates(loops, repeats, jit_compile):
+    """{name: median samples per second of one stream} for `loops` {name: (generate, samples)},
+    timed `repeats` times each, interleaved, after a warm-up."""
+    digit, runs, times = tf.constant([7], tf.int32), {}, {name: [] for name in loops}
+    for name, (generate, samples) in loops.items():
+        run = tf.function(tf.autograph.experimental.do_not_convert(generate), jit_compile=jit_compile)
+        runs[name] = run, tf.constant(samples, tf.int32)
+        run(digit, runs[name][1])  # trace and compile (XLA compiles for this num_samples)
     for _ in range(repeats):
-        start = time.perf_counter()
-        run(digit, n).numpy()
-        times.append(time.perf_counter() - start)
-    return samples / statistics.median(times)
+        for name, (run, n) in runs.items():
+            start = time.perf_counter()
+            run(digit, n).numpy()
+            times[name].append(time.perf_counter() - start)
+    return {name: loops[name][1] / statistics.median(t) for name, t in times.items()}
 
 
 def main(argv=None):
@@ -62,16 +86,27 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--weights", default="pretrained", help="pretrained, a .weights.h5, or fresh")
     parser.add_argument("--no-xla", dest="xla", action="store_false", help="time the graph only")
+    parser.add_argument("--layer-steps", action="store_true",
+                        help="also time the cached loop on the blocks' own steps (before FastSteps)")
     args = parser.parse_args(argv)
     model, what = load(args.weights)
     field = wavenet.network(model).receptive_field
     print(f"wavenet_fsdd paper network ({what}), receptive field {field} samples, one stream, "
-          f"{tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} threads")
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()} threads, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    loops = {"cached": (lambda d, n: wavenet.generate(model, d, n), args.samples),
+             "naive": (lambda d, n: wavenet.generate(model, d, n, cached=False), args.naive_samples)}
+    if args.layer_steps:
+        loops["layer steps"] = (lambda d, n: generate_with_layer_steps(model, d, n), args.samples)
     for mode, jit in (("graph", False), ("xla", True))[: 2 if args.xla else 1]:
-        cached = rate(model, True, args.samples, args.repeats, jit)
-        naive = rate(model, False, args.naive_samples, args.repeats, jit)
-        print(f"{mode:5s}  cached {cached:10.1f} samples/s   naive {naive:8.2f} samples/s   "
-              f"ratio {cached / naive:7.1f}x   (real time: 8000 samples/s)", flush=True)
+        rate = rates(loops, args.repeats, jit)
+        line = (f"{mode:5s}  cached {rate['cached']:10.1f} samples/s   naive {rate['naive']:8.2f} samples/s   "
+                f"ratio {rate['cached'] / rate['naive']:7.1f}x")
+        if args.layer_steps:
+            line += (f"   layer steps {rate['layer steps']:8.1f} samples/s "
+                     f"(fused {rate['cached'] / rate['layer steps']:.2f}x)")
+        print(line + "   (real time: 8000 samples/s)", flush=True)
+    print(f"load average {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
