@@ -5,6 +5,7 @@ from zoo import (  # noqa: F401  (register their entries)
     ntm_copy, ntm_tasks, pointer_networks, ptb_language_model, st_cnn, stack_rnn, vqa_shapes)
 from zoo import wavenet  # noqa: F401  (registers wavenet_fsdd)
 from zoo import grid_lstm_addition  # noqa: F401  (registers grid_lstm_addition, lstm_addition)
+from zoo import grid_lstm_mnist  # noqa: F401  (registers grid_lstm_mnist)
 from zoo import convs2s  # noqa: F401  (registers convs2s_fra, gru_attention_fra)
 from zoo.registry import Preset, TensorInfo, ZooEntry, get, names
 
