@@ -56,6 +56,21 @@ def test_repeat_copy_targets_tile_the_bits_then_mark_the_end():
     np.testing.assert_array_equal(padded[:, 8], [0, 0, 1, 1, 1, 1, 1])
 
 
+def test_repeat_copy_curriculum_grows_the_lengths_and_counts_of_training_only():
+    ds = pipeline.repeat_copy_dataset("train", batch_size=8, train_examples=160, curriculum_epochs=4)
+    largest = []
+    for _ in range(5):
+        batches = _batches(ds)
+        largest.append((max(x["bits"].shape[1] for x, _ in batches), max(x["repeats"].numpy().max() for x, _ in batches)))
+        assert all(x["steps"].shape[1] == 10 * x["bits"].shape[1] + 1 for x, _ in batches)
+    assert largest[0][0] <= 4 and largest[0][1] <= 4 and largest[-1] == (10, 10)
+    validation = _batches(pipeline.repeat_copy_dataset("validation", batch_size=8, validation_examples=160,
+                                                       curriculum_epochs=4))
+    assert max(x["bits"].shape[1] for x, _ in validation) > 4
+    with pytest.raises(ValueError, match="`curriculum_epochs`"):
+        pipeline.repeat_copy_dataset("train", curriculum_epochs=-1)
+
+
 def test_recall_labels_are_the_items_after_the_queries():
     counts = set()
     for inputs, label in _batches(pipeline.recall_dataset("train", batch_size=8, train_examples=80)):

@@ -230,9 +230,10 @@ def _presets(task, smoke_task, jit_compile, epochs, train_examples, paper_descri
 
 NTM_REPEAT_COPY = registry.register(registry.ZooEntry(
     name="ntm_repeat_copy", builder=build_repeat_copy_model, task="ntm_repeat_copy",
-    presets=_presets(dict(lengths=(1, 10), repeats=(1, 10)), dict(lengths=(1, 3), repeats=(1, 2)),
-                     True, 2, 50_000,
-                     "100k sequences of lengths 1..10, each repeated 1..10 times, fresh every epoch"),
+    presets=_presets(dict(lengths=(1, 10), repeats=(1, 10), curriculum_epochs=4),
+                     dict(lengths=(1, 3), repeats=(1, 2)), True, 10, 50_000,
+                     "500k sequences of lengths 1..10, each repeated 1..10 times, fresh every epoch; "
+                     "the largest length and count grow from 1 to 10 over the first 4 epochs"),
     inputs=(registry.TensorInfo("bits", "float32", (None, None, BITS), "T 8-bit vectors, 0 or 1"),
             registry.TensorInfo("repeats", "int32", (None,), "how many copies, >= 1")),
     outputs=(registry.TensorInfo("copy", "float32", (None, None, BITS),
@@ -243,7 +244,7 @@ NTM_REPEAT_COPY = registry.register(registry.ZooEntry(
     serving_fn=repeat_copy_serving_fn, example_inputs=_repeat_copy_examples,
     paper_result="learns the task much faster than an LSTM; generalises to longer sequences, "
                  "less well to more repeats",
-    weights_sha256="078833674f4c92066e7d36c362dec166ba32dc2d2498ca4c17179b50cfe4cce2",
+    weights_sha256="aa6a4303d56ad2b41bde5e11095c7ac3857c157763ad8570eeebde1a3915f738",
     summary="Neural Turing Machine repeating a sequence R times (Graves et al. 2014)",
 ))
 NTM_RECALL = registry.register(registry.ZooEntry(

@@ -75,19 +75,22 @@ def _range(name, value, least=1):
 
 
 def _batches_of(task, split, seed, count, batch_size, first_epoch, make, spec):
-    """`count` examples in batches made by `make(rng)`: training's from (seed,
-    epoch) of `task`'s streams, fresh every epoch; validation's the same
-    for every seed (a stream no held-out example uses)."""
+    """`count` examples in batches made by `make(rng, epoch)`: training's
+    from (seed, epoch) of `task`'s streams, fresh every epoch; validation's
+    (epoch None) the same for every seed (a stream no held-out example
+    uses)."""
     batches = -(-count // batch_size)
     epochs = EpochCounter(first_epoch)
 
     def generate():
+        epoch = None
         if split == "train":
-            rng = gen.rng_for(seed, "train", epochs.draw(), task)
+            epoch = epochs.draw()
+            rng = gen.rng_for(seed, "train", epoch, task)
         else:
             rng = np.random.default_rng([0, gen.SPLITS[split], 0, gen.TASK_TAGS[task], 7])
         for _ in range(batches):
-            yield make(rng)
+            yield make(rng, epoch)
 
     ds = tf.data.Dataset.from_generator(generate, output_signature=spec)
     return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(2)
@@ -101,18 +104,27 @@ REPEAT_SPEC = ({"bits": tf.TensorSpec((None, None, gen.BITS), tf.float32),
 
 def repeat_copy_dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, limit=None,
                         cache_dir=None, shuffle=None, lengths=(1, 10), repeats=(1, 10),
-                        train_examples=50_000, validation_examples=640, first_epoch=0):
+                        train_examples=50_000, validation_examples=640, curriculum_epochs=0, first_epoch=0):
     """({"bits" [B, T, 8], "repeats" [B], "steps" [B, R*T + 1]}, targets
     [B, R*T + 1, 9]) batches (`gen.repeat_copy_target`), each of one T in
     `lengths`, each example's count drawn from `repeats` (inclusive), R
     its largest (so that XLA compiles one step per T), drawn as
-    `copy_dataset` draws them."""
+    `copy_dataset` draws them. With `curriculum_epochs` = k > 0 the largest
+    T and count of training grow linearly from the lowest to the highest
+    over the first k epochs (validation keeps the whole ranges)."""
     lengths, repeats = _range("lengths", lengths), _range("repeats", repeats)
+    if isinstance(curriculum_epochs, bool) or not isinstance(curriculum_epochs, int) or curriculum_epochs < 0:
+        raise ValueError(f"`curriculum_epochs` must be an int >= 0; received {curriculum_epochs!r}.")
 
-    def make(rng):
-        length = int(rng.integers(lengths[0], lengths[1] + 1))
+    def top(low, high, epoch):
+        if epoch is None or not curriculum_epochs:
+            return high
+        return min(high, low + int(np.ceil((high - low) * (epoch + 1) / curriculum_epochs)))
+
+    def make(rng, epoch):
+        length = int(rng.integers(lengths[0], top(*lengths, epoch) + 1))
         bits = np.stack([gen.copy_example(rng, length) for _ in range(batch_size)])
-        counts = rng.integers(repeats[0], repeats[1] + 1, size=batch_size).astype(np.int32)
+        counts = rng.integers(repeats[0], top(*repeats, epoch) + 1, size=batch_size).astype(np.int32)
         target = np.stack([gen.repeat_copy_target(b, int(r), repeats[1]) for b, r in zip(bits, counts)])
         steps = np.zeros((batch_size, repeats[1] * length + 1), np.float32)
         return {"bits": bits, "repeats": counts, "steps": steps}, target
@@ -168,7 +180,7 @@ def recall_dataset(split, data_dir=None, batch_size=32, augment=False, seed=0, l
     draws them."""
     low, high = _range("items", items, least=2)
 
-    def make(rng):
+    def make(rng, epoch):
         count = int(rng.integers(low, high + 1))
         values, queries = zip(*[gen.recall_example(rng, count) for _ in range(batch_size)])
         values, queries = np.stack(values), np.array(queries, np.int32)
