@@ -32,3 +32,20 @@ class EpochCounter:
         """This epoch's number; the next call gets the following one."""
         epoch, self.next = self.next, self.next + 1
         return epoch
+
+
+class LinearCurriculum:
+    """The top of a training range (low, high) that grows linearly from
+    `low` to `high` over the first `epochs` epochs (0: no curriculum)."""
+
+    def __init__(self, epochs=0):
+        if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+            raise ValueError(f"`curriculum_epochs` must be an int >= 0; received {epochs!r}.")
+        self.epochs = epochs
+
+    def top(self, low, high, epoch):
+        """The largest value drawn in `epoch` (counted from 0); `high` without a
+        curriculum or outside training (`epoch` None)."""
+        if epoch is None or not self.epochs:
+            return high
+        return min(high, low + int(np.ceil((high - low) * (epoch + 1) / self.epochs)))

@@ -28,7 +28,7 @@ its pairs are.
 import numpy as np
 import tensorflow as tf
 
-from training.epochs import EpochCounter
+from training.epochs import EpochCounter, LinearCurriculum
 from training.tasks.languages import generators as gen
 
 HELD_OUT_LARGEST = 60
@@ -64,8 +64,7 @@ def language_dataset(split, data_dir=None, batch_size=32, augment=False, seed=0,
     `data_dir`, `augment`, `cache_dir`, `shuffle` are unused."""
     lang = gen.language(language)
     low, high = _check_counts(counts)
-    if isinstance(curriculum_epochs, bool) or not isinstance(curriculum_epochs, int) or curriculum_epochs < 0:
-        raise ValueError(f"`curriculum_epochs` must be an int >= 0; received {curriculum_epochs!r}.")
+    curriculum = LinearCurriculum(curriculum_epochs)
     count = limit or (train_examples if split == "train" else validation_examples)
     batches = -(-count // batch_size)
     epochs = EpochCounter(first_epoch)
@@ -75,8 +74,7 @@ def language_dataset(split, data_dir=None, batch_size=32, augment=False, seed=0,
         if split == "train":
             epoch = epochs.draw()
             rng = np.random.default_rng([seed, gen.SPLITS[split], epoch])
-            if curriculum_epochs and high > low:
-                top = min(high, low + int(np.ceil((high - low) * (epoch + 1) / curriculum_epochs)))
+            top = curriculum.top(low, high, epoch)
         else:
             rng = np.random.default_rng([0, gen.SPLITS[split], high])
         for _ in range(batches):

@@ -9,7 +9,7 @@ rounded at 0.5, as the NTM papers (and their peers) report them.
 import numpy as np
 import tensorflow as tf
 
-from training.epochs import EpochCounter
+from training.epochs import EpochCounter, LinearCurriculum
 from training.tasks.ntm import generators as gen
 
 HELD_OUT_EXAMPLES = 1000
@@ -113,18 +113,12 @@ def repeat_copy_dataset(split, data_dir=None, batch_size=32, augment=False, seed
     T and count of training grow linearly from the lowest to the highest
     over the first k epochs (validation keeps the whole ranges)."""
     lengths, repeats = _range("lengths", lengths), _range("repeats", repeats)
-    if isinstance(curriculum_epochs, bool) or not isinstance(curriculum_epochs, int) or curriculum_epochs < 0:
-        raise ValueError(f"`curriculum_epochs` must be an int >= 0; received {curriculum_epochs!r}.")
-
-    def top(low, high, epoch):
-        if epoch is None or not curriculum_epochs:
-            return high
-        return min(high, low + int(np.ceil((high - low) * (epoch + 1) / curriculum_epochs)))
+    curriculum = LinearCurriculum(curriculum_epochs)
 
     def make(rng, epoch):
-        length = int(rng.integers(lengths[0], top(*lengths, epoch) + 1))
+        length = int(rng.integers(lengths[0], curriculum.top(*lengths, epoch) + 1))
         bits = np.stack([gen.copy_example(rng, length) for _ in range(batch_size)])
-        counts = rng.integers(repeats[0], top(*repeats, epoch) + 1, size=batch_size).astype(np.int32)
+        counts = rng.integers(repeats[0], curriculum.top(*repeats, epoch) + 1, size=batch_size).astype(np.int32)
         target = np.stack([gen.repeat_copy_target(b, int(r), repeats[1]) for b, r in zip(bits, counts)])
         steps = np.zeros((batch_size, repeats[1] * length + 1), np.float32)
         return {"bits": bits, "repeats": counts, "steps": steps}, target
