@@ -20,13 +20,12 @@ import functools
 import zlib
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
 from training.epochs import EpochCounter
 from training.tasks.base import Task, resolve_data_dir
-from training.tasks.ptb import NextWordAccuracy, batches_of
+from training.tasks.ptb import NextWordAccuracy, batches_of, next_word_loss
 from zoo import convs2s
 
 VALIDATION_BUCKET = 40  # 1 English sentence in 40 is validation
@@ -179,14 +178,10 @@ def score(outputs, inputs, labels):
             "short_pairs": len(short), "bleu_lowercase": bleu(hypotheses, references, lowercase=True)}
 
 
-def _loss():
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
-
-
 TASKS = {"fra_eng": Task(
     name="fra_eng",
     dataset=fra_eng_dataset,
-    loss=_loss,
+    loss=next_word_loss,
     metrics=(NextWordAccuracy,),
     error_metric="next_word_accuracy",
     prediction_output="french",

@@ -150,14 +150,15 @@ class NextWordAccuracy(keras.metrics.Mean):
         return super().update_state(right, sample_weight=keras.ops.cast(y_true != 0, self.dtype))
 
 
-def _loss():
+def next_word_loss():
+    """Cross-entropy of the next word's logits, padding (0) ignored."""
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)
 
 
 TASKS = {"ptb": Task(
     name="ptb",
     dataset=ptb_dataset,
-    loss=_loss,
+    loss=next_word_loss,
     metrics=(NextWordAccuracy,),
     error_metric="next_word_accuracy",
     prediction_output="log_probability",
