@@ -91,6 +91,9 @@ def cmd_pick(args):
               f"`weights_sha256` of {args.name} in zoo/.")
 
 
+DISTORTED_MNIST_TASKS = {"mnist_rts", "mnist_r", "mnist_p", "mnist_e", "mnist_tc"}
+
+
 def cmd_evaluate(args):
     import zoo
 
@@ -98,6 +101,9 @@ def cmd_evaluate(args):
     if args.split == "beyond_1k" and zoo.get(name).task != "babi":
         raise UsageError(f"--split beyond_1k (the 10k bAbI files' stories after the 1k files') "
                          f"scores the models trained on the 1k bAbI files; {name} is not one.")
+    if args.split in ("validation_a", "validation_b") and zoo.get(name).task not in DISTORTED_MNIST_TASKS:
+        raise UsageError(f"--split {args.split} (half of the validation digits) is a split of the "
+                         f"distorted-MNIST models' tasks {sorted(DISTORTED_MNIST_TASKS)}; {name} is not one.")
     options = {"size": args.size} if args.size else {}
     if args.data_seed is not None:
         options["data_seed"] = args.data_seed
@@ -331,8 +337,11 @@ def parser():
     p.add_argument("--export", help="evaluate this SavedModel directory, loaded without project code")
     p.add_argument("--data-dir", help="data directory (default: $SPECIALNETS_DATA)")
     p.add_argument("--split", default="validation",
-                   choices=["train", "validation", "test", "all", "beyond_1k"],
-                   help="beyond_1k: bAbI 1k models, on the 10k files' stories they never saw")
+                   choices=["train", "validation", "validation_a", "validation_b", "test", "all",
+                            "beyond_1k"],
+                   help="beyond_1k: bAbI 1k models, on the 10k files' stories they never saw; "
+                        "validation_a, validation_b: distorted-MNIST models, the first and last 500 "
+                        "validation digits (select on one, report the other)")
     p.add_argument("--size", type=int,
                    help="generated tasks: the number of elements per example (e.g. pointer_hull 50)")
     p.add_argument("--data-seed", type=int,

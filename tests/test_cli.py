@@ -122,3 +122,16 @@ def test_predict_an_npz_of_named_arrays(tmp_path, capsys):
         cli.main(["predict", "highway_mnist", "--input", str(tmp_path / "wrong.npz"),
                   "--base", str(tmp_path)])
     assert "no array named ['image']" in capsys.readouterr().err
+
+
+def test_validation_halves_are_for_the_distorted_mnist_models(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["evaluate", "highway_mnist", "--split", "validation_a"])
+    assert exit_.value.code == 2
+    assert "highway_mnist is not one" in capsys.readouterr().err
+
+
+def test_evaluate_a_validation_half(data_dir, capsys):
+    cli.main(["evaluate", "st_cnn_rts", "--split", "validation_b", "--data-dir", str(data_dir)])
+    result = json.loads(capsys.readouterr().out)
+    assert result["examples"] == 500 and result["error"] <= 0.02, result
