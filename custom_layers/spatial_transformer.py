@@ -24,7 +24,7 @@ class SpatialTransformer(keras.layers.Layer):
             (any shape; flattened before the regression layer). Saved in
             the config.
         output_size: (height, width) of the output.
-        transform: `"affine"` (default), `"projective"` or `"attention"`
+        transform: `"affine"` (default), `"projective"`, `"attention"` or `"tps"`
             (see `SamplingGrid`).
         align_corners: see `BilinearSampler`.
         padding_mode: `"zeros"` (default) or `"border"`.

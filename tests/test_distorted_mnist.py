@@ -62,11 +62,12 @@ def test_tfds_builder_holds_the_seeded_distortions(tiny_data_dir, tmp_path):
         distorted_mnist.builder("Q", tiny_data_dir, tmp_path)
 
 
-def test_validation_halves_are_the_validation_digits_distorted_alike(tiny_data_dir):
+@pytest.mark.parametrize("variant", ["RTS", "TC"])  # TC: the clutter too
+def test_validation_halves_are_the_validation_digits_distorted_alike(variant, tiny_data_dir):
     from training.tasks import mnist as mnist_tasks
 
     def arrays(split):
-        ds = mnist_tasks.mnist_rts_dataset(split, tiny_data_dir, batch_size=1000)
+        ds = mnist_tasks.mnist_rts_dataset(split, tiny_data_dir, batch_size=1000, variant=variant)
         images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
         return np.concatenate(images), np.concatenate(labels)
 

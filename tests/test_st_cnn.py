@@ -1,8 +1,13 @@
+import json
+
 import keras
 import numpy as np
 import pytest
 
-from zoo.st_cnn import ScaledConv2D, ScaledDense, build_st_cnn
+import zoo
+from training import train
+from training.tasks import mnist as mnist_tasks
+from zoo.st_cnn import CANVAS, ScaledConv2D, ScaledDense, build_st_cnn
 
 
 def test_localization_lr_scale_keeps_the_function_and_scales_the_steps():
@@ -62,3 +67,39 @@ def test_bad_localization_lr_scale():
         build_st_cnn(use_transformer=False, localization_lr_scale=0.1)
     with pytest.raises(ValueError, match="lr_scale"):
         ScaledDense(3, lr_scale=-1)
+
+
+@pytest.mark.parametrize("variant", sorted(CANVAS))
+def test_each_cnn_partner_has_about_its_st_cnns_weights(variant):
+    st = zoo.get(f"st_cnn_{variant.lower()}").build("paper").count_params()
+    cnn = zoo.get(f"cnn_{variant.lower()}").build("paper").count_params()
+    assert abs(cnn - st) / st < 0.01, (st, cnn)
+
+
+def test_the_tps_model_is_named_for_its_transform_and_returns_its_control_points():
+    entry = zoo.get("st_cnn_e_tps")
+    model = entry.build("smoke")
+    assert model.name == "st_cnn_e_tps" and entry.task == "mnist_e"
+    outputs = entry.serving_fn(model)(**entry.example_inputs())
+    assert outputs["theta"].shape == (8, 32) and outputs["transformed"].shape == (8, 28, 28, 1)
+
+
+@pytest.mark.parametrize("variant", sorted(CANVAS))
+def test_example_digits_are_the_first_validation_digits_as_distorted(variant, data_dir):
+    examples = zoo.get(f"cnn_{variant.lower()}").example_inputs()["image"]
+    image, _ = next(iter(mnist_tasks.mnist_rts_dataset("validation", data_dir, batch_size=8, variant=variant)))
+    np.testing.assert_allclose(examples, image, atol=1e-5)
+
+
+@pytest.mark.parametrize("variant", ["R", "P", "E", "TC"])
+def test_shipped_variant_pair_on_the_validation_digits(variant, data_dir):
+    """Each shipped pair scores as recorded when it was published (the
+    figures of RESULTS.md), and the ST-CNN makes fewer errors than its CNN."""
+    names = [f"st_cnn_{variant.lower()}", f"cnn_{variant.lower()}"] + (["st_cnn_e_tps"] if variant == "E" else [])
+    errors = {}
+    for name in names:
+        entry = zoo.get(name)
+        recorded = json.loads(entry.weights_info_path.read_text())["metrics"]["validation"]
+        errors[name] = train.evaluate(name, data_dir=data_dir, split="validation")["error"]
+        assert errors[name] == pytest.approx(recorded["error"], abs=1.5e-3), name
+    assert errors[names[0]] < errors[names[1]], errors

@@ -56,14 +56,14 @@ def visualize_highway_mnist(model, path):
     plt.close(figure)
 
 
-def visualize_st_cnn_rts(model, path):
+def visualize_st_cnn(model, path):
     """Input digits beside what the transformer made of them."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    images = zoo.get("st_cnn_rts").example_inputs()["image"]
+    images = zoo.get(model.name).example_inputs()["image"]
     transformed, theta = model.get_layer("spatial_transformer")(images)
     predicted = model.predict(images, verbose=0).argmax(-1)
     figure, axes = plt.subplots(2, len(images), figsize=(1.6 * len(images), 4.4))
@@ -73,8 +73,10 @@ def visualize_st_cnn_rts(model, path):
         axes[1, i].set_title(f"-> {predicted[i]}", fontsize=9)
         for axis in axes[:, i]:
             axis.axis("off")
-    axes[0, 0].set_title("input (RTS, 42x42)", fontsize=9, loc="left")
-    figure.suptitle("st_cnn_rts: inputs (top) and the spatial transformer's 28x28 output (bottom)")
+    variant = zoo.get(model.name).task.removeprefix("mnist_").upper()
+    size = images.shape[1]
+    axes[0, 0].set_title(f"input ({variant}, {size}x{size})", fontsize=9, loc="left")
+    figure.suptitle(f"{model.name}: inputs (top) and the spatial transformer's 28x28 output (bottom)")
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
@@ -772,7 +774,8 @@ def visualize_translation(model, path):
 
 VISUALIZERS = {
     "highway_mnist": visualize_highway_mnist,
-    "st_cnn_rts": visualize_st_cnn_rts,
+    **{name: visualize_st_cnn for name in ("st_cnn_rts", "st_cnn_r", "st_cnn_p", "st_cnn_e", "st_cnn_tc",
+                                           "st_cnn_e_tps")},
     "pointer_sort": visualize_pointer_sort,
     "pointer_hull": visualize_pointer_hull,
     "pointer_tsp": visualize_pointer_tsp,

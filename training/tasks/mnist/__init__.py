@@ -2,6 +2,8 @@
 paper's distorted digits made from them (`distorted`), and digits to
 reconstruct, with PCA as the baseline (`autoencoder`)."""
 
+import functools
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -85,10 +87,11 @@ def mnist_rts_dataset(
     indices = np.array(idx.split_indices(len(images), split))[:limit]
     size = distorted_mnist.VARIANTS[variant]
     if split != "train":
-        # The halves of the validation split are its digits, distorted as in it.
+        # The halves of the validation split are its digits, distorted (and cluttered) as in it.
+        whole = VALIDATION_HALVES.get(split, split)
         distorted, _ = distorted_mnist.distort(
-            images[indices], variant, DISTORTION_SEED, VALIDATION_HALVES.get(split, split),
-            indices=indices)
+            images[indices], variant, DISTORTION_SEED, whole, indices=indices,
+            clutter_from=images[np.array(idx.split_indices(len(images), whole))])
         ds = tf.data.Dataset.from_tensor_slices((distorted, labels[indices].astype(np.int64)))
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
     epochs = EpochCounter(first_epoch)
@@ -133,5 +136,22 @@ TASKS = {
             "42x42) from IDX files; last 1,000 digits held out for validation"
         ),
     ),
+    **{
+        f"mnist_{variant.lower()}": Task(
+            name=f"mnist_{variant.lower()}",
+            dataset=functools.partial(mnist_rts_dataset, variant=variant),
+            loss="sparse_categorical_crossentropy",
+            metrics=("sparse_categorical_accuracy",),
+            error_metric="sparse_categorical_accuracy",
+            prediction_output="class_id",
+            description=f"{what} MNIST from IDX files; last 1,000 digits held out for validation",
+        )
+        for variant, what in (
+            ("R", "Rotated (+-90 deg, 28x28)"),
+            ("P", "Projectively distorted (28x28)"),
+            ("E", "Elastically distorted (thin-plate spline, 28x28)"),
+            ("TC", "Translated and cluttered (60x60)"),
+        )
+    },
     **autoencoder.TASKS,  # mnist_autoencoder
 }
