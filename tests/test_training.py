@@ -277,8 +277,8 @@ def test_a_preset_can_train_with_xla(tmp_path, monkeypatch):
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "compile", recording_compile)
-    plain = train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "plain", verbose=0)
-    xla = train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "xla", verbose=0,
+    plain = train.train("fizzbuzz", preset="smoke", run_dir=tmp_path / "plain", verbose=0)
+    xla = train.train("fizzbuzz", preset="smoke", run_dir=tmp_path / "xla", verbose=0,
                       training_overrides={"jit_compile": True})
     assert compiled[0] == "auto" and True in compiled
     assert xla["command"].endswith("--train-set jit_compile=true")
@@ -286,4 +286,4 @@ def test_a_preset_can_train_with_xla(tmp_path, monkeypatch):
     assert xla["metrics"]["validation"]["loss"] == pytest.approx(
         plain["metrics"]["validation"]["loss"], rel=1e-3)
     with pytest.raises(ValueError, match="`jit_compile` must be true or false"):
-        train._with_training_overrides(train.zoo.get("pointer_sort").preset("smoke"), {"jit_compile": "yes"})
+        train._with_training_overrides(train.zoo.get("fizzbuzz").preset("smoke"), {"jit_compile": "yes"})
