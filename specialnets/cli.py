@@ -107,11 +107,11 @@ def cmd_evaluate(args):
     options = {"size": args.size} if args.size else {}
     if args.data_seed is not None:
         options["data_seed"] = args.data_seed
-    for option in ("examples", "digits"):
+    for option, tasks in (("examples", ("addition", "memorization")), ("digits", ("addition",))):
         if getattr(args, option) is not None:
-            if zoo.get(name).task != "addition":
-                raise UsageError(f"--{option} is an option of the addition models' held-out pairs; "
-                                 f"{name} does not take it.")
+            if zoo.get(name).task not in tasks:
+                raise UsageError(f"--{option} is an option of the held-out sets of the "
+                                 f"{' and '.join(tasks)} models; {name} does not take it.")
             options[option] = getattr(args, option)
     if args.export:
         from exports import verify
@@ -348,7 +348,8 @@ def parser():
                    help="generated tasks that take it (vqa_shapes): draw the split with this seed "
                         "(training uses 0)")
     p.add_argument("--examples", type=int,
-                   help="generated tasks that take it (grid_lstm_addition): how many held-out examples")
+                   help="generated tasks that take it (the addition and memorization models): how many "
+                        "held-out examples")
     p.add_argument("--digits", type=int,
                    help="grid_lstm_addition, lstm_addition: both numbers of exactly this many digits")
     p.add_argument("--cache-dir", default="runs/tfds")

@@ -135,3 +135,13 @@ def test_evaluate_a_validation_half(data_dir, capsys):
     cli.main(["evaluate", "st_cnn_rts", "--split", "validation_b", "--data-dir", str(data_dir)])
     result = json.loads(capsys.readouterr().out)
     assert result["examples"] == 500 and result["error"] <= 0.02, result
+
+
+def test_examples_is_an_option_of_the_generated_held_out_sets_only(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["evaluate", "highway_mnist", "--examples", "5"])
+    assert exit_.value.code == 2
+    assert "--examples is an option of the held-out sets of the addition and memorization models" \
+        in capsys.readouterr().err
+    cli.main(["evaluate", "grid_lstm_memorization", "--examples", "20"])
+    assert json.loads(capsys.readouterr().out)["examples"] == 20

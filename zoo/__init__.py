@@ -7,6 +7,7 @@ from zoo import wavenet  # noqa: F401  (registers wavenet_fsdd)
 from zoo import grid_lstm_addition  # noqa: F401  (registers grid_lstm_addition, lstm_addition)
 from zoo import grid_lstm_mnist  # noqa: F401  (registers grid_lstm_mnist)
 from zoo import convs2s  # noqa: F401  (registers convs2s_fra, gru_attention_fra)
+from zoo import grid_lstm_memorization  # noqa: F401  (registers grid_lstm_memorization, lstm_memorization)
 from zoo.registry import Preset, TensorInfo, ZooEntry, get, names
 
 __all__ = ["Preset", "TensorInfo", "ZooEntry", "get", "names"]

@@ -11,10 +11,11 @@ from training.tasks import (babi, chat, fizzbuzz, fsdd, languages, mnist, ntm, p
 from training.tasks import fsdd_wavenet
 from training.tasks import addition
 from training.tasks import fra_eng
+from training.tasks import memorization
 from training.tasks.base import DATA_ENV, Task, class_error, resolve_data_dir  # noqa: F401
 
 TASKS = {
-    **mnist.TASKS,        # mnist, mnist_rts, mnist_autoencoder
+    **mnist.TASKS,        # mnist, mnist_rts, mnist_r, mnist_p, mnist_e, mnist_tc, mnist_autoencoder
     **chat.TASKS,         # chat
     **pointer.TASKS,      # pointer_sort, pointer_hull, pointer_tsp
     **babi.TASKS,         # babi, babi_10k
@@ -28,6 +29,7 @@ TASKS = {
     **fsdd_wavenet.TASKS,  # fsdd_wavenet
     **addition.TASKS,     # addition
     **fra_eng.TASKS,      # fra_eng
+    **memorization.TASKS,  # memorization
 }
 
 

@@ -28,7 +28,6 @@ shipped weights are scored with
 import numpy as np
 import tensorflow as tf
 
-from training.epochs import EpochCounter
 from training.tasks import generated
 from training.tasks.base import Task
 from zoo import grid_lstm_addition
@@ -92,28 +91,14 @@ def addition_dataset(split, data_dir=None, batch_size=128, augment=False, seed=0
     from `(seed, "train", e)`, e counted from `first_epoch`); the
     validation split's `validation_examples` are the same for every seed.
     `data_dir`, `augment`, `cache_dir` and `shuffle` are unused."""
-    if split not in ("train", "validation"):
-        raise ValueError(f"`split` must be 'train' or 'validation' (held-out sets: `held_out`); "
-                         f"received {split!r}.")
-    count = limit or (train_examples if split == "train" else validation_examples)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"`{split}_examples` must be a positive int; received {count!r}.")
-    batches = -(-count // batch_size)
-    epochs = EpochCounter(first_epoch)
-
-    def generate():
-        if split == "train":
-            rng = rng_for(seed, "train", epochs.draw())
-        else:  # not a held-out stream: those start (0, split, index, TAG)
-            rng = np.random.default_rng([0, SPLITS[split], 0, TAG, 7])
-        for _ in range(batches):
-            a, b = pairs(rng, batch_size)
-            yield encode(a, b), digits(a + b)
+    def batch(rng, size):
+        a, b = pairs(rng, size)
+        return encode(a, b), digits(a + b)
 
     spec = (tf.TensorSpec((None, POSITIONS, grid_lstm_addition.FEATURES), tf.float32),
             tf.TensorSpec((None, POSITIONS), tf.int32))
-    ds = tf.data.Dataset.from_generator(generate, output_signature=spec)
-    return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(2)
+    return generated.fresh_batches(split, seed, batch_size, train_examples, validation_examples, limit,
+                                   first_epoch, SPLITS, TAG, batch, spec)
 
 
 def held_out_pairs(split, examples=HELD_OUT_EXAMPLES, seed=0, digits=None):

@@ -19,7 +19,9 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
+from training.epochs import EpochCounter
 from training.tasks.base import prepare
 
 _CLASSES = {}  # tfds registers a builder class by its name: make each once
@@ -32,6 +34,34 @@ def stream_rng(seed, split, index, splits, tag=None):
     if split not in splits:
         raise ValueError(f"`split` must be one of {sorted(splits)}; received {split!r}.")
     return np.random.default_rng([seed, splits[split], index] + ([] if tag is None else [tag]))
+
+
+def fresh_batches(split, seed, batch_size, train_examples, validation_examples, limit, first_epoch,
+                  splits, tag, make_batch, output_signature):
+    """A tf.data pipeline of `make_batch(rng, batch_size)` batches: fresh
+    ones every training epoch (epoch e's generator is stream `(seed,
+    "train", e)`, e counted from `first_epoch`), the same validation batches
+    for every seed (a stream apart from the held-out sets', which start
+    `(0, split, index, tag)`); `limit` replaces the split's example count."""
+    if split not in ("train", "validation"):
+        raise ValueError(f"`split` must be 'train' or 'validation' (held-out sets: `held_out`); "
+                         f"received {split!r}.")
+    count = limit or (train_examples if split == "train" else validation_examples)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"`{split}_examples` must be a positive int; received {count!r}.")
+    batches = -(-count // batch_size)
+    epochs = EpochCounter(first_epoch)
+
+    def generate():
+        if split == "train":
+            rng = stream_rng(seed, "train", epochs.draw(), splits, tag)
+        else:
+            rng = np.random.default_rng([0, splits[split], 0, tag, 7])
+        for _ in range(batches):
+            yield make_batch(rng, batch_size)
+
+    ds = tf.data.Dataset.from_generator(generate, output_signature=output_signature)
+    return ds.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(2)
 
 
 def builder_class(name, doc, features, example, fields=None, supervised_keys=None):
