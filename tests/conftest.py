@@ -61,7 +61,10 @@ def zoo_exports(tmp_path_factory):
 def pytest_collection_modifyitems(items):
     """Groups for `pytest -n 2 --dist loadgroup` (scripts/test.sh): the tests
     of a module stay on one worker (its module fixtures are built once), and
-    so do all tests of the pretrained exports (built once a session)."""
+    so do the tests that export the whole pretrained zoo (marked `whole_zoo`:
+    each worker's `zoo_exports` exports a model once, so these share one).
+    Other tests of pretrained exports export only their models, on either
+    worker."""
     for item in items:
-        group = "zoo_exports" if "zoo_exports" in item.fixturenames else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
+        whole_zoo = "zoo_exports" in item.fixturenames and item.get_closest_marker("whole_zoo")
+        item.add_marker(pytest.mark.xdist_group("whole_zoo" if whole_zoo else item.nodeid.split("::")[0]))

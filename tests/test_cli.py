@@ -78,6 +78,7 @@ def test_visualize_writes_a_png(name, tmp_path, capsys):
     assert (tmp_path / "picture.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.whole_zoo
 def test_demo_prints_the_table(zoo_exports):
     """The main job on a base holding identical exports of all but
     highway_mnist: it reuses those, exports that one, and serves them all."""

@@ -211,6 +211,7 @@ def test_pretrained_weights_match_the_registry():
     assert ENTRY.weights_path.stat().st_size <= 5 * 1024 * 1024
 
 
+@pytest.mark.whole_zoo
 @pytest.mark.parametrize("name", [n for n in zoo.names() if n != "highway_mnist"])
 def test_every_zoo_model_exports_and_loads_without_project_code(name, zoo_exports):
     entry = zoo.get(name)
