@@ -41,10 +41,8 @@ def build_babi_lstm(story_length=STORY_LENGTH, question_length=QUESTION_LENGTH, 
     [B, W]} (int32, 0 = padding, 1 = OOV) to answer probabilities [B,
     answers] (float32).
     """
-    for name, value in (("story_length", story_length), ("question_length", question_length),
-                        ("depth", depth), ("units", units)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
+    registry.check_positive_ints(story_length=story_length, question_length=question_length,
+                                 depth=depth, units=units)
     if not 0 <= dropout < 1:
         raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
     if words is None or answers is None:

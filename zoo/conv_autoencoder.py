@@ -76,11 +76,6 @@ class TopLeftUnpooling2D(keras.layers.Layer):
         return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)
 
 
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
-
-
 def build_conv_autoencoder(code_size=32, filters=(16, 32), switches=True):
     """Builds the deconvolution autoencoder (see the module's docstring).
 
@@ -97,14 +92,14 @@ def build_conv_autoencoder(code_size=32, filters=(16, 32), switches=True):
         from the code alone, by a decoder of its own), float32 under any
         dtype policy. The code is the output of its layer `code`.
     """
-    _positive_int(code_size, "code_size")
+    registry.check_positive_ints(code_size=code_size)
     if code_size > MAX_CODE_SIZE:
         raise ValueError(f"`code_size` must be at most {MAX_CODE_SIZE}; received {code_size!r}.")
     filters = tuple(filters) if isinstance(filters, (list, tuple)) else filters
     if not isinstance(filters, tuple) or len(filters) != 2:
         raise ValueError(f"`filters` must be two positive ints (f1, f2); received {filters!r}.")
     for f in filters:
-        _positive_int(f, "filters")
+        registry.check_positive_ints(filters=f)
     f1, f2 = filters
     image = keras.Input(IMAGE_SHAPE, name="image")
     h = keras.layers.Conv2D(f1, 3, padding="same", activation="relu", name="conv_1")(image)

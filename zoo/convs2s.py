@@ -92,9 +92,7 @@ def restore_words(ids, words, attention, cased):
 
 
 def _check_sizes(**sizes):
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
+    registry.check_positive_ints(**sizes)
 
 
 def _positions(ids, max_positions):

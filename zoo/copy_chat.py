@@ -57,10 +57,7 @@ def build_copy_chat(use_pointer=True, embedding_dim=32, units=64, attention_unit
     where `decoder_input` is padding. The layer "pointer_generator" also
     returns p_gen.
     """
-    for name, value in (("embedding_dim", embedding_dim), ("units", units),
-                        ("attention_units", attention_units)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
+    registry.check_positive_ints(embedding_dim=embedding_dim, units=units, attention_units=attention_units)
     source = keras.Input((None,), dtype="int32", name="source")
     decoder_input = keras.Input((None,), dtype="int32", name="decoder_input")
     embedding = keras.layers.Embedding(VOCAB_SIZE, embedding_dim, mask_zero=True, name="embedding")

@@ -63,10 +63,7 @@ def build_fizzbuzz(hidden=100, digits=DIGITS, centred=True, members=1):
     (independent members, as separate runs) and the serving function
     averages (an ensemble).
     """
-    if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
-        raise ValueError(f"`hidden` must be a positive int; received {hidden!r}.")
-    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
-        raise ValueError(f"`members` must be a positive int; received {members!r}.")
+    registry.check_positive_ints(hidden=hidden, members=members)
     number = keras.Input((), dtype="int64", name="number")
     h = BinaryDigits(digits, centred=centred, name="binary_digits")(number)
     if members == 1:

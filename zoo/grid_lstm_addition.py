@@ -40,11 +40,6 @@ POSITIONS = MAX_DIGITS + 1  # the sum's digits: one more for the last carry
 FEATURES = 20  # one-hot digit of a, then of b
 
 
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
-
-
 def _head(h, x, name):
     digits = keras.layers.Dense(10, activation="softmax", dtype="float32", name="sum_digits")(h)
     return keras.Model(x, digits, name=name)
@@ -60,8 +55,7 @@ def build_grid_lstm_addition(units=64, depth=4, tied=True):
         depth: number of blocks along depth.
         tied: one block (one set of weights) at every depth.
     """
-    _positive("units", units)
-    _positive("depth", depth)
+    registry.check_positive_ints(units=units, depth=depth)
     x = keras.Input((None, FEATURES), name="digits")
     h = GridLSTM2D(units, depth=depth, tied=tied, name="grid_lstm")(x)
     return _head(h, x, "grid_lstm_addition")
@@ -75,8 +69,7 @@ def build_lstm_addition(units=48, depth=4):
         units: width of every LSTM layer.
         depth: number of LSTM layers.
     """
-    _positive("units", units)
-    _positive("depth", depth)
+    registry.check_positive_ints(units=units, depth=depth)
     x = keras.Input((None, FEATURES), name="digits")
     h = x
     for d in range(depth):

@@ -39,11 +39,6 @@ STEPS = 2 * LENGTH  # the read phase, then the write phase
 FEATURES = SYMBOLS + 1  # one-hot symbol, then the "go" flag of the write phase
 
 
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
-
-
 def _head(h, x, name):
     writes = keras.layers.Cropping1D((LENGTH, 0), name="write_phase")(h)
     symbols = keras.layers.Dense(SYMBOLS, activation="softmax", dtype="float32", name="symbols")(writes)
@@ -60,8 +55,7 @@ def build_grid_lstm_memorization(units=64, depth=4, tied=True):
         depth: number of blocks along depth.
         tied: one block (one set of weights) at every depth.
     """
-    _positive("units", units)
-    _positive("depth", depth)
+    registry.check_positive_ints(units=units, depth=depth)
     x = keras.Input((STEPS, FEATURES), name="steps")
     h = GridLSTM2D(units, depth=depth, tied=tied, name="grid_lstm")(x)
     return _head(h, x, "grid_lstm_memorization")
@@ -75,8 +69,7 @@ def build_lstm_memorization(units=48, depth=4):
         units: width of every LSTM layer.
         depth: number of LSTM layers.
     """
-    _positive("units", units)
-    _positive("depth", depth)
+    registry.check_positive_ints(units=units, depth=depth)
     x = keras.Input((STEPS, FEATURES), name="steps")
     h = x
     for d in range(depth):

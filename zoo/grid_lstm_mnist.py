@@ -27,11 +27,6 @@ from zoo.highway_mnist import example_inputs
 HEADS = ("grid", "last")
 
 
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
-
-
 def build_grid_lstm_mnist(units=32, depth=2, block_size=4, tied=False, head="grid", dropout=0.0):
     """image [B, 28, 28, 1] -> class probabilities [B, 10] (float32 under
     any dtype policy).
@@ -47,9 +42,7 @@ def build_grid_lstm_mnist(units=32, depth=2, block_size=4, tied=False, head="gri
             position.
         dropout: rate of dropout before the softmax layer.
     """
-    _positive("units", units)
-    _positive("depth", depth)
-    _positive("block_size", block_size)
+    registry.check_positive_ints(units=units, depth=depth, block_size=block_size)
     if 28 % block_size:
         raise ValueError(f"`block_size` must divide 28 (the digits' side); received {block_size!r}.")
     if head not in HEADS:

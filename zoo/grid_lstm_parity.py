@@ -36,14 +36,9 @@ BITS = 50  # K of the shipped weights (issue 28's floor; the paper goes to 250)
 ACTIVATIONS = ("relu", "tanh", "lstm")
 
 
-def _positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
-
-
 def _inputs(bits, centred):
     """The `bits` input and the network's view of it (2 b - 1 when `centred`)."""
-    _positive("bits", bits)
+    registry.check_positive_ints(bits=bits)
     x = keras.Input((bits,), name="bits")
     return x, (keras.layers.Rescaling(2.0, offset=-1.0, name="centre")(x) if centred else x)
 
@@ -68,8 +63,7 @@ def build_grid_lstm_parity(bits=BITS, units=64, depth=16, tied=True, init_scale=
             and the blocks' kernels (1: Glorot's).
         centred: feed the bits as -1 / 1 instead of 0 / 1.
     """
-    _positive("units", units)
-    _positive("depth", depth)
+    registry.check_positive_ints(units=units, depth=depth)
     if not init_scale > 0:
         raise ValueError(f"`init_scale` must be positive; received {init_scale!r}.")
     x, h = _inputs(bits, centred)
@@ -93,8 +87,7 @@ def build_mlp_parity(bits=BITS, units=64, depth=16, activation="relu", centred=F
         activation: "relu", "tanh" or "lstm".
         centred: feed the bits as -1 / 1 instead of 0 / 1.
     """
-    _positive("units", units)
-    _positive("depth", depth)
+    registry.check_positive_ints(units=units, depth=depth)
     if activation not in ACTIVATIONS:
         raise ValueError(f"`activation` must be one of {ACTIVATIONS}; received {activation!r}.")
     x, h = _inputs(bits, centred)

@@ -73,8 +73,7 @@ def build_highway_mnist(
         raise ValueError(f"`head` must be one of {sorted(HEADS)}; received {head!r}.")
     if not isinstance(depth, int) or depth < 2:
         raise ValueError(f"`depth` must be an int >= 2; received {depth!r}.")
-    if not isinstance(width, int) or width < 1:
-        raise ValueError(f"`width` must be a positive int; received {width!r}.")
+    registry.check_positive_ints(width=width)
 
     image = keras.Input((28, 28, 1), name="image")
     if topology == "dense":

@@ -65,8 +65,7 @@ def build_memn2n(hops=3, depth=20, tying="adjacent", position_encoding=True, tem
         raise ValueError(f"`tying` must be 'adjacent' or 'layerwise'; received {tying!r}.")
     if answer not in ("dense", "tied"):
         raise ValueError(f"`answer` must be 'dense' or 'tied'; received {answer!r}.")
-    if not isinstance(hops, int) or hops < 1:
-        raise ValueError(f"`hops` must be a positive int; received {hops!r}.")
+    registry.check_positive_ints(hops=hops)
     if words is None or answers is None:
         table = vocabulary()
         words, answers = words or table["words"], answers or table["answers"]

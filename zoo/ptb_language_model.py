@@ -19,7 +19,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import ops
 
 from custom_layers.ntm_cell import NTM
 from zoo import registry
@@ -50,10 +49,8 @@ def build_language_model(memory="ntm", vocabulary_size=None, embedding_dim=256, 
     """
     if memory not in ("ntm", "lstm"):
         raise ValueError(f"`memory` must be 'ntm' or 'lstm'; received {memory!r}.")
-    for name, value in (("embedding_dim", embedding_dim), ("units", units),
-                        ("memory_size", memory_size), ("memory_width", memory_width)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
+    registry.check_positive_ints(embedding_dim=embedding_dim, units=units, memory_size=memory_size,
+                                 memory_width=memory_width)
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"`dropout` must be in [0, 1); received {dropout!r}.")
     size = (vocabulary_size or len(vocabulary())) + 1

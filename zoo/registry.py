@@ -119,6 +119,15 @@ class ZooEntry:
 _REGISTRY: dict = {}
 
 
+def check_positive_ints(**values):
+    """A ValueError naming the first of `values` that is not an int >= 1 (a bool is not)."""
+    import numpy as np
+
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
+
+
 def register(entry):
     if entry.name in _REGISTRY:
         raise ValueError(f"Zoo model {entry.name!r} is registered twice.")

@@ -50,8 +50,7 @@ def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), per_cell=Fa
     probabilities [B, len(ANSWERS)]; `model.hop_attention` is the symbolic
     attention [B, hops, 6, 6].
     """
-    if not isinstance(hops, int) or hops < 1:
-        raise ValueError(f"`hops` must be a positive int; received {hops!r}.")
+    registry.check_positive_ints(hops=hops)
     if len(filters) != 5:
         raise ValueError(f"`filters` must hold 5 widths (one per convolution); received {filters!r}.")
     image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")

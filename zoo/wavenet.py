@@ -94,8 +94,7 @@ def receptive_field(dilations, kernel_size):
 
 
 def _positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive int; received {value!r}.")
+    registry.check_positive_ints(**{name: value})
     return int(value)
 
 
