@@ -49,6 +49,18 @@ def test_kinds_and_answers_are_balanced():
         assert 0.35 < answers.count("yes") / len(answers) < 0.65
 
 
+def test_relational_questions_are_asked_of_crowded_scenes():
+    """5 to 7 objects, so that one read cannot guess the neighbour; the
+    simple questions, and every question without `relational`, keep 2 to 5."""
+    sizes = {"simple": set(), "relational": set(), "old": set()}
+    for i in range(300):
+        *_, kind, objects = shapes_vqa.example(2, "train", i, relational=True, scene=True)
+        sizes["relational" if shapes_vqa.KINDS[kind] in shapes_vqa.RELATIONAL else "simple"].add(len(objects))
+        sizes["old"].add(len(shapes_vqa.example(2, "train", i, scene=True)[-1]))
+    assert sizes["relational"] == {5, 6, 7}
+    assert sizes["simple"] == sizes["old"] == {2, 3, 4, 5}
+
+
 def test_relative_no_is_false_of_the_scene():
     rng = np.random.default_rng(0)
     for _ in range(300):

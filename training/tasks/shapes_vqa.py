@@ -5,8 +5,8 @@
 
     python -m training.tasks.shapes_vqa   # rewrites zoo/examples/vqa_shapes.npz
 
-Each image holds 2 to 5 objects, each a different (colour, shape), in
-different cells, with random size, place in the cell, colour shade and pixel
+Each image holds 2 to 5 objects (5 to 7 for the relational questions of
+`relational=True`), each a different (colour, shape), in different cells, with random size, place in the cell, colour shade and pixel
 noise. Four kinds of question, or six with the task option `relational=True`,
 equally often, yes / no balanced within a kind:
 - existence: "is there a red square?" (yes / no)
@@ -39,6 +39,7 @@ from zoo.vqa_shapes import ANSWERS, COLOURS, DIRECTIONS, GRID, IMAGE_SIZE, PUNCT
 SPLITS = {"train": 0, "validation": 1, "test": 2}
 KINDS = ("existence", "colour", "shape", "relative", "relative_colour", "relative_shape")
 SIMPLE, RELATIONAL = KINDS[:3], KINDS[3:]
+CROWDED = (5, 7)  # objects in a relational question's scene: too many to guess the neighbour
 DEFAULT_EXAMPLES = {"train": 60_000, "validation": 2000, "test": 2000}
 CELL = IMAGE_SIZE // GRID
 RGB = {"red": (0.9, 0.15, 0.1), "green": (0.15, 0.75, 0.2), "blue": (0.15, 0.3, 0.95),
@@ -70,8 +71,8 @@ def render(objects, rng):
     return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
 
 
-def _scene(rng):
-    count = rng.integers(2, 6)
+def _scene(rng, objects=(2, 5)):
+    count = rng.integers(objects[0], objects[1] + 1)
     cells = rng.choice(GRID * GRID, count, replace=False)
     kinds = rng.choice(len(COLOURS) * len(SHAPES), count, replace=False)
     return {(int(c) // GRID, int(c) % GRID): (COLOURS[k // len(SHAPES)], SHAPES[k % len(SHAPES)])
@@ -153,8 +154,9 @@ def example(seed, split, index, kind=None, relational=False, scene=False):
     rng = np.random.default_rng([seed, SPLITS[split], index])
     kinds = KINDS if relational else KINDS[:4]
     kind = kinds[rng.integers(len(kinds))] if kind is None else kind
+    crowded = relational and kind in RELATIONAL
     while True:
-        objects = _scene(rng)
+        objects = _scene(rng, CROWDED if crowded else (2, 5))
         if kind == "existence":
             qa = _existence(objects, rng)
         elif kind == "relative":
@@ -201,7 +203,7 @@ def builder(examples=None, seed=0, cache_dir="runs/tfds", relational=False):
     classes = generated.builder_class(
         "SpecialnetsShapesVqa", "Questions about coloured shapes on a grid (Xu & Saenko 2016, synthetic), generated.",
         _features, _example, fields={"relational": False})
-    name = f"seed{seed}-relational" if relational else f"seed{seed}"
+    name = f"seed{seed}-relational-crowded" if relational else f"seed{seed}"
     return generated.prepare_builder(classes, "shapes-vqa", name, f"seed {seed}", examples, cache_dir,
                                      seed=seed, relational=bool(relational))
 
