@@ -25,46 +25,77 @@ def tiny_data_dir():
 
 class ZooExports:
     """Pretrained zoo models exported (and verified without project code) on
-    demand into one base, each once per test session; `outputs[name]` are
-    the export's outputs on `inputs[name]` (the entry's example inputs), from
-    that check."""
+    demand, each once per test session; `path(name)` is its export,
+    `outputs[name]` the export's outputs on `inputs[name]` (the entry's
+    example inputs), from that check.
 
-    def __init__(self, base):
-        self.base, self.inputs, self.outputs = base, {}, {}
+    The xdist workers of a session share `base`: the first worker to ask
+    for a model claims it (a file under `.claims/`), exports it there and
+    leaves its outputs under `.outputs/`; a worker that later asks reuses
+    them. One that asks while another is still exporting it exports its own
+    copy under `private`, rather than wait idle."""
+
+    def __init__(self, base, private):
+        self.base, self.private = base, private
+        self.inputs, self.outputs, self.paths = {}, {}, {}
+        for folder in (".claims", ".outputs"):
+            (base / folder).mkdir(parents=True, exist_ok=True)
 
     def get(self, name):
         self.prefetch([name])
-        return self.base / name / "1"
+        return self.paths[name]
+
+    def _claim(self, name):
+        try:
+            os.close(os.open(self.base / ".claims" / name, os.O_CREAT | os.O_EXCL))
+            return True
+        except FileExistsError:
+            return False
+
+    def _done(self, name):
+        return self.base / ".outputs" / f"{name}.npz"
 
     def prefetch(self, names):
         """Exports those of `names` not yet exported, verified together in one fresh process."""
+        import numpy as np
+
         import zoo
         from exports import export, verify
 
-        names = [n for n in names if n not in self.outputs]
+        names = [n for n in dict.fromkeys(names) if n not in self.outputs]
         for name in names:
             self.inputs[name] = zoo.get(name).example_inputs()
+        for name in [n for n in names if self._done(n).exists()]:  # another worker's
+            with np.load(self._done(name)) as data:
+                self.outputs[name] = {k: data[k] for k in data.files}
+            self.paths[name] = self.base / name / "1"
+        todo = [n for n in names if n not in self.outputs]
+        shared = [n for n in todo if self._claim(n)]
 
         def check(staged):
             results = verify.run_isolated_many([(path, n, self.inputs[n]) for path, n in staged])
             for (_, n), (_, outputs) in zip(staged, results):
                 self.outputs[n] = outputs
 
-        export.export_many(names, base=self.base, check_many=check)
+        for base, batch in ((self.base, shared), (self.private, [n for n in todo if n not in shared])):
+            for name, path in zip(batch, export.export_many(batch, base=base, check_many=check)):
+                self.paths[name] = path
+                if base == self.base:  # written whole, then renamed: a reader never sees a part
+                    tmp = self._done(name).with_suffix(f".{os.getpid()}.tmp.npz")
+                    np.savez(tmp, **self.outputs[name])
+                    os.replace(tmp, self._done(name))
 
 
 @pytest.fixture(scope="session")
-def zoo_exports(tmp_path_factory):
-    return ZooExports(tmp_path_factory.mktemp("zoo_exports"))
+def zoo_exports(tmp_path_factory, worker_id):
+    # The workers' base temporary directories share a parent, unique to the session.
+    shared = (tmp_path_factory.getbasetemp().parent / "zoo_exports" if worker_id != "master"
+              else tmp_path_factory.mktemp("zoo_exports"))
+    return ZooExports(shared, tmp_path_factory.mktemp("zoo_exports_private"))
 
 
 def pytest_collection_modifyitems(items):
-    """Groups for `pytest -n 2 --dist loadgroup` (scripts/test.sh): the tests
-    of a module stay on one worker (its module fixtures are built once), and
-    so do the tests that export the whole pretrained zoo (marked `whole_zoo`:
-    each worker's `zoo_exports` exports a model once, so these share one).
-    Other tests of pretrained exports export only their models, on either
-    worker."""
-    for item in items:
-        whole_zoo = "zoo_exports" in item.fixturenames and item.get_closest_marker("whole_zoo")
-        item.add_marker(pytest.mark.xdist_group("whole_zoo" if whole_zoo else item.nodeid.split("::")[0]))
+    """`pytest -n 2 --dist loadfile` (scripts/test.sh) runs a module's tests
+    on one worker (its fixtures are built once). The whole zoo's module, the
+    longest, starts first, so that the other worker takes the rest meanwhile."""
+    items.sort(key=lambda item: item.path.name != "test_whole_zoo.py")  # stable: order kept otherwise

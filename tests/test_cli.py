@@ -1,5 +1,4 @@
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,25 +75,6 @@ def test_evaluate_an_export_without_project_code(tiny_data_dir, tmp_path, capsys
 def test_visualize_writes_a_png(name, tmp_path, capsys):
     cli.main(["visualize", name, "--output", str(tmp_path / "picture.png")])
     assert (tmp_path / "picture.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-@pytest.mark.whole_zoo
-def test_demo_prints_the_table(zoo_exports):
-    """The main job on a base holding identical exports of all but
-    highway_mnist: it reuses those, exports that one, and serves them all."""
-    zoo_exports.prefetch([name for name in zoo.names() if name != "highway_mnist"])
-    result = run_cli("demo", "--base", zoo_exports.base)
-    assert result.returncode == 0, result.stderr[-3000:]
-    lines = result.stdout.splitlines()
-    exported = [line for line in lines if line.startswith("exported and verified ")]
-    assert exported == [f"exported and verified {zoo_exports.base / 'highway_mnist' / '1'}"]
-    assert sum(line.startswith("reused ") for line in lines) == len(zoo.names()) - 1
-    header = next(i for i, line in enumerate(lines) if line.startswith("model "))
-    rows = {line.split(" ")[0]: line for line in lines[header + 2:] if " | " in line}
-    assert set(rows) == set(zoo.names())
-    # Each row: a held-out figure with the split and the number of examples it was measured on.
-    assert all(re.search(r"\((validation|beyond_1k), \d+(, n=\d+)?\)", row) for row in rows.values()), rows
-    assert '"class_id": 1' in rows["highway_mnist"]
 
 
 def test_beyond_1k_split_is_for_the_babi_1k_models(capsys):

@@ -211,28 +211,10 @@ def test_pretrained_weights_match_the_registry():
     assert ENTRY.weights_path.stat().st_size <= 5 * 1024 * 1024
 
 
-@pytest.mark.whole_zoo
-@pytest.mark.parametrize("name", [n for n in zoo.names() if n != "highway_mnist"])
-def test_every_zoo_model_exports_and_loads_without_project_code(name, zoo_exports):
-    entry = zoo.get(name)
-    path = zoo_exports.get(name)
-    card = json.loads((path / "assets.extra" / "model_card.json").read_text())
-    assert card["verified_without_project_code"] and export.matching_export(name, base=path.parents[1]) == path
-    outputs = zoo_exports.outputs[name]  # run where no project code loads
-    expected = entry.serving_fn(entry.load_pretrained())(**zoo_exports.inputs[name])
-    for info in entry.outputs:
-        if info.dtype == "string":
-            np.testing.assert_array_equal(
-                outputs[info.name], np.char.decode(expected[info.name].numpy().astype(bytes)))
-        else:
-            np.testing.assert_allclose(outputs[info.name], expected[info.name].numpy(), atol=1e-5)
-
-
-def test_st_cnn_beats_the_cnn_on_held_out_rts_digits(data_dir, tmp_path):
+def test_st_cnn_beats_the_cnn_on_held_out_rts_digits(data_dir, zoo_exports):
     errors = {}
     for name in ("st_cnn_rts", "cnn_rts"):
-        path = export.export(name, base=tmp_path)
-        errors[name] = verify.evaluate_export(path, data_dir=data_dir)["error"]
+        errors[name] = verify.evaluate_export(zoo_exports.get(name), name, data_dir=data_dir)["error"]
     assert errors["st_cnn_rts"] <= 0.015 and errors["st_cnn_rts"] < errors["cnn_rts"], errors
 
 

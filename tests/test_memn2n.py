@@ -284,10 +284,10 @@ def test_visualize_writes_the_hop_table(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name,mean_error", [("memn2n_babi", 0.13), ("memn2n_babi_10k", 0.08)])
-def test_pretrained_export_on_held_out_questions(name, mean_error, data_dir, tmp_path):
-    from exports import export, verify
+def test_pretrained_export_on_held_out_questions(name, mean_error, data_dir, zoo_exports):
+    from exports import verify
 
-    scores = verify.evaluate_export(export.export(name, base=tmp_path), name, data_dir=data_dir)
+    scores = verify.evaluate_export(zoo_exports.get(name), name, data_dir=data_dir)
     assert scores["mean_task_error"] <= mean_error, scores  # RESULTS.md: 11.9% and 7.2%
     assert set(scores["task_errors"]) == set(range(1, 21))
 
@@ -313,15 +313,15 @@ def test_vocabulary_keeps_each_answers_spelling_in_the_data():
     assert names["fred"] == "Fred" and names["kitchen"] == "kitchen" and names["apple,football"] == "apple,football"
 
 
-def test_an_export_is_scored_on_official_test_files(tmp_path):
-    from exports import export, verify
+def test_an_export_is_scored_on_official_test_files(tmp_path, zoo_exports):
+    from exports import verify
 
     folder = tmp_path / "babi" / "en"
     folder.mkdir(parents=True)
     for source in (Path(__file__).parent / "fixtures" / "babi" / "en").glob("qa*_train.txt"):
         (folder / source.name.replace("_train", "_test")).write_text(source.read_text())
     (folder / "qa5_three-arg-relations_test.txt").write_text(QA5)
-    path = export.export("memn2n_babi", base=tmp_path / "exports")
+    path = zoo_exports.get("memn2n_babi")
     inputs, labels = babi_tasks.held_out("test", data_dir=tmp_path, tasks=[5])
     assert list(labels["answer"]) == ["Fred", "Jeff"]  # as the file writes them
     report, outputs = verify.run_isolated(path, "memn2n_babi", inputs=inputs)

@@ -65,12 +65,10 @@ def test_entries_declare_design_signatures():
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    from exports import export
-
-    base = tmp_path_factory.mktemp("exports")
-    return {name: export.export(name, base=base)
-            for name in ("pointer_sort", "pointer_hull", "pointer_tsp")}
+def exported(zoo_exports):
+    names = ("pointer_sort", "pointer_hull", "pointer_tsp")
+    zoo_exports.prefetch(names)
+    return {name: zoo_exports.get(name) for name in names}
 
 
 def _scores(exported, name, size, examples=200):
