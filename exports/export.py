@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.saved_model import save_context  # no public API enters it
 
 import zoo
 from exports import warmup
@@ -54,15 +55,36 @@ def load_model(entry, weights="pretrained"):
 
 
 def write_saved_model(entry, model, path):
-    """Writes `model` as a SavedModel whose `serving_default` is the entry's."""
+    """Writes `model` as a SavedModel whose `serving_default` is the entry's.
+
+    Keras's `ExportArchive`, with two changes to its internals (Keras and
+    TensorFlow are pinned in pyproject.toml; tests/test_export.py checks both):
+    - each weight is stored once. `track(model)` also stores Keras's wrappers
+      of the variables beside the tf.Variables the endpoints capture, which
+      doubles the files and the memory of every server that loads them
+      (keras-team/keras#23553). The model is tracked for its lookup tables only.
+    - each endpoint is traced once. Keras lists the variables an endpoint uses
+      from a trace made outside a save context, and `tf.saved_model.save`
+      traces it again inside one (TensorFlow keys traces by it; tensorflow#56370).
+    """
     archive = keras.export.ExportArchive()
     archive.track(model)
+    for kind in ("variables", "trainable_variables", "non_trainable_variables"):
+        setattr(archive._tf_trackable, kind, [])
+
     def specs(inputs):
         return [tf.TensorSpec(i.shape, tf.dtypes.as_dtype(i.dtype), name=i.name) for i in inputs]
 
     for name, serving_fn in {SIGNATURE: entry.serving_fn, **entry.extra_signatures}.items():
         inputs = entry.extra_signature_inputs.get(name, entry.inputs)
         archive.add_endpoint(name=name, fn=serving_fn(model), input_signature=specs(inputs))
+    list_resources = archive._filter_and_track_resources
+
+    def list_resources_as_saving_does():
+        with save_context.save_context(tf.saved_model.SaveOptions()):
+            list_resources()
+
+    archive._filter_and_track_resources = list_resources_as_saving_does
     archive.write_out(str(path), verbose=False)
 
 
@@ -215,7 +237,7 @@ def write_models_config(base=DEFAULT_BASE):
         for p in models
     )
     path = base / "models.config"
-    tmp = base / ".models.config.tmp"
+    tmp = base / f".models.config.{os.getpid()}.tmp"  # two exporters at once write their own
     tmp.write_text("model_config_list {\n" + entries + "}\n")
     os.replace(tmp, path)
     return path

@@ -1,3 +1,5 @@
+import dataclasses
+import functools
 import json
 import subprocess
 import sys
@@ -22,6 +24,40 @@ def exported(tmp_path_factory):
     """The pretrained highway_mnist exported once, as users get it."""
     base = tmp_path_factory.mktemp("exports")
     return export.export("highway_mnist", base=base)
+
+
+def test_each_weight_is_stored_once(exported):
+    # Not twice, as Keras's `ExportArchive` stores them (keras-team/keras#23553): once as the
+    # tf.Variables the signature captures, once as Keras's wrappers of them.
+    reader = tf.train.load_checkpoint(str(exported / "variables" / "variables"))
+    stored = sorted(k for k in reader.get_variable_to_shape_map() if k != "_CHECKPOINTABLE_OBJECT_GRAPH")
+    weights = ENTRY.load_pretrained().weights
+    assert len(stored) == len(weights), stored
+    shapes = reader.get_variable_to_shape_map()
+    assert sorted(shapes[k] for k in stored) == sorted(list(w.shape) for w in weights)
+
+
+def test_the_serving_function_is_traced_once(tmp_path):
+    traces = []
+
+    def counting_serving_fn(model):
+        serve = ENTRY.serving_fn(model)
+
+        @functools.wraps(serve)
+        def counted(*args, **kwargs):
+            traces.append(len(traces))
+            return serve(*args, **kwargs)
+
+        return counted
+
+    entry = dataclasses.replace(ENTRY, serving_fn=counting_serving_fn)
+    export.write_saved_model(entry, ENTRY.load_pretrained(), tmp_path / "model")
+    assert traces == [0]
+    images = np.load(REPO / "zoo" / "examples" / "mnist_digits.npz")["image"]
+    loaded = tf.saved_model.load(str(tmp_path / "model"))
+    served = loaded.signatures["serving_default"](image=tf.constant(images))
+    expected = ENTRY.serving_fn(ENTRY.load_pretrained())(image=tf.constant(images))
+    np.testing.assert_array_equal(served["class_id"].numpy(), expected["class_id"].numpy())
 
 
 def test_layout_card_and_models_config(exported):
