@@ -135,11 +135,14 @@ def test_question_ids_match_the_serving_tokeniser():
     assert ids[1].tolist() == [words["what"], 1, 0, 0, 0]
 
 
-@pytest.mark.parametrize("hops,per_cell", [(1, False), (2, False), (2, True)])
-def test_model_attends_over_the_grid_once_per_hop(hops, per_cell):
+@pytest.mark.parametrize("hops,per_cell,controller", [(1, False, "linear"), (2, False, "linear"),
+                                                      (2, True, "linear"), (3, True, "mlp")])
+def test_model_attends_over_the_grid_once_per_hop(hops, per_cell, controller):
     model = vqa_shapes.build_vqa_shapes(hops=hops, depth=8, filters=(4, 4, 8, 8, 8), per_cell=per_cell,
-                                        coordinates="one_hot" if per_cell else None)
+                                        coordinates="one_hot" if per_cell else None, controller=controller)
     assert len([l for l in model.layers if isinstance(l, MemoryHop)]) == hops
+    steps = [l.name for l in model.layers if l.name.startswith("controller_hidden_")]
+    assert steps == ([f"controller_hidden_{k}" for k in range(1, hops)] if controller == "mlp" else [])
     serve = vqa_shapes.serving_fn(model)
     inputs = vqa_shapes._examples()
     outputs = serve(image=tf.constant(inputs["image"]), question=tf.constant(inputs["question"].astype(str)))
@@ -173,6 +176,8 @@ def test_per_cell_grid_locations_see_their_own_cell_only():
 def test_builder_arguments_are_checked():
     with pytest.raises(ValueError, match="`hops` must be a positive int"):
         vqa_shapes.build_vqa_shapes(hops=0)
+    with pytest.raises(ValueError, match="`controller` must be 'linear' or 'mlp'; received 'gru'"):
+        vqa_shapes.build_vqa_shapes(controller="gru")
     with pytest.raises(ValueError, match="`examples` splits must be among"):
         shapes_vqa.builder({"dev": 10})
 

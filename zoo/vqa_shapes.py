@@ -25,7 +25,7 @@ PUNCTUATION = r"[.?!,;:]"
 
 
 def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), per_cell=False,
-                     coordinates=None, batch_norm=True, null_slot=False):
+                     coordinates=None, batch_norm=True, null_slot=False, controller="linear"):
     """A CNN over the image (five 3 x 3 convolutions down to a 6 x 6 grid of
     `filters[-1]` channels), `coordinates` appended to the grid
     (`CoordinateChannels`: "one_hot", "linear" or None), a GRU over the
@@ -44,6 +44,10 @@ def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), per_cell=Fa
     sees the neighbouring cells too.
     `null_slot` gives each hop a learned "nothing here" slot (`NullMemory`)
     beside the grid, where attention goes when nothing matches.
+    `controller="mlp"` passes the state through a residual ReLU layer
+    between hops (u <- u + W2 relu(W1 u)): hop 2's bilinear score of a sum
+    u + o cannot make the place it looks depend on the direction asked (in
+    u) and the place hop 1 read (in o) together; a nonlinear step can.
 
     Returns a `keras.Model` from {"image": float32 [B, 48, 48, 3],
     "question_ids": int32 [B, W] (0 = padding, 1 = unknown word)} to answer
@@ -51,6 +55,8 @@ def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), per_cell=Fa
     attention [B, hops, 6, 6].
     """
     registry.check_positive_ints(hops=hops)
+    if controller not in ("linear", "mlp"):
+        raise ValueError(f"`controller` must be 'linear' or 'mlp'; received {controller!r}.")
     if len(filters) != 5:
         raise ValueError(f"`filters` must hold 5 widths (one per convolution); received {filters!r}.")
     image = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
@@ -97,6 +103,10 @@ def build_vqa_shapes(hops=2, depth=64, filters=(16, 32, 64, 64, 64), per_cell=Fa
         if null_slot:  # the grid's share only: it sums to 1 - the null slot's weight
             attention = keras.layers.Cropping1D((1, 0))(keras.layers.Reshape((-1, 1))(attention))
         attentions.append(keras.layers.Reshape((1, side, side))(attention))
+        if controller == "mlp" and k < hops:
+            step = keras.layers.Dense(2 * depth, activation="relu", name=f"controller_hidden_{k}")(u)
+            step = keras.layers.Dense(depth, name=f"controller_out_{k}")(step)
+            u = keras.layers.Add(name=f"controller_{k}")([u, step])
     attention = (keras.layers.Concatenate(axis=1, name="attention")(attentions) if hops > 1
                  else attentions[0])
     # A hidden layer: "no" needs a comparison of what was asked (in u) with what was read (o).
