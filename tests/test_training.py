@@ -222,23 +222,23 @@ def test_only_overrides_that_differ_from_the_paper_preset_are_changes(tmp_path):
         train.publish("memn2n_babi_10k", run_dir)
 
 
-def test_init_weights_continues_a_finished_run(tmp_path):
+def test_init_weights_continues_a_finished_run(tiny_data_dir, tmp_path):
     import csv
 
     first, second = tmp_path / "first", tmp_path / "second"
-    train.train("pointer_sort", preset="smoke", run_dir=first, verbose=0)
-    info = train.train("pointer_sort", preset="smoke", run_dir=second, verbose=0,
-                       init_weights=first / "final.weights.h5")
+    common = dict(preset="smoke", data_dir=tiny_data_dir, cache_dir=tmp_path / "tfds", verbose=0)
+    train.train("highway_mnist", run_dir=first, **common)
+    info = train.train("highway_mnist", run_dir=second, init_weights=first / "final.weights.h5", **common)
     assert info["init_weights"] == str(first / "final.weights.h5")
     assert info["command"].endswith(f"--init-weights {first / 'final.weights.h5'}")
     losses = [[float(row["loss"]) for row in csv.DictReader(open(run / "history.csv"))]
               for run in (first, second)]
     assert losses[1][0] < losses[0][0]  # it starts where the first run ended
     with pytest.raises(FileNotFoundError, match="`init_weights`: .* is not a file"):
-        train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "x", init_weights=tmp_path / "no.h5")
-    with pytest.raises(ValueError, match="`init_weights`: .* does not fit pointer_sort"):
-        train.train("pointer_sort", preset="smoke", run_dir=tmp_path / "y", verbose=0,
-                    model_overrides={"encoder": "lstm"}, init_weights=first / "final.weights.h5")
+        train.train("highway_mnist", run_dir=tmp_path / "x", init_weights=tmp_path / "no.h5", **common)
+    with pytest.raises(ValueError, match="`init_weights`: .* does not fit highway_mnist"):
+        train.train("highway_mnist", run_dir=tmp_path / "y", model_overrides={"width": 8},
+                    init_weights=first / "final.weights.h5", **common)
 
 
 def test_training_overrides_sgd_halving_and_errors(tmp_path):
