@@ -4,17 +4,14 @@ so that one worker exports the zoo (tests/conftest.py starts it first)."""
 
 import json
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import zoo
 from exports import export
+from tests.test_cli import run_cli
 
-REPO = Path(__file__).resolve().parents[1]
 ALL_BUT_HIGHWAY = [n for n in zoo.names() if n != "highway_mnist"]  # test_export.py has its own
 
 
@@ -33,11 +30,6 @@ def test_every_zoo_model_exports_and_loads_without_project_code(name, zoo_export
                 outputs[info.name], np.char.decode(expected[info.name].numpy().astype(bytes)))
         else:
             np.testing.assert_allclose(outputs[info.name], expected[info.name].numpy(), atol=1e-5)
-
-
-def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "specialnets", *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=timeout)
 
 
 def test_demo_prints_the_table(zoo_exports, tmp_path):
