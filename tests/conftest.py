@@ -25,7 +25,7 @@ def tiny_data_dir():
 
 class ZooExports:
     """Pretrained zoo models exported (and verified without project code) on
-    demand, each once per test session; `path(name)` is its export,
+    demand, each once per test session; `get(name)` is its export,
     `outputs[name]` the export's outputs on `inputs[name]` (the entry's
     example inputs), from that check.
 
