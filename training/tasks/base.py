@@ -42,6 +42,8 @@ def prepare(builder, **kwargs):
         if fcntl is not None:
             fcntl.flock(lock, fcntl.LOCK_EX)
         builder.download_and_prepare(**kwargs)
+        if not builder.info.splits:  # made before another process prepared it: read what that one wrote
+            builder.info.read_from_directory(builder.data_dir)
     return builder
 
 
