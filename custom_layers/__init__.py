@@ -1,6 +1,7 @@
 """Keras layers of the special-networks zoo."""
 
 from custom_layers.answer_embedding import AnswerEmbedding
+from custom_layers.attention_shift import AttentionShift
 from custom_layers.bilinear_sampler import BilinearSampler
 from custom_layers.causal_conv1d import CausalConv1D
 from custom_layers.coordinate_channels import CoordinateChannels
@@ -30,6 +31,7 @@ from custom_layers.wavenet_block import WaveNetBlock
 
 __all__ = [
     "AnswerEmbedding",
+    "AttentionShift",
     "BilinearSampler",
     "CausalConv1D",
     "CoordinateChannels",

@@ -5,6 +5,8 @@ from keras import ops
 
 from custom_layers.pointer_attention import MASKED_LOGIT
 
+PRIOR_FLOOR = 1e-12  # the smallest location prior taken into the scores (log: -27.6)
+
 
 @keras.saving.register_keras_serializable(package="special_networks")
 class MemoryHop(keras.layers.Layer):
@@ -35,7 +37,10 @@ class MemoryHop(keras.layers.Layer):
 
     Call arguments:
         inputs: `[state, input_memory, output_memory]`: u [B, d], m [B, S, d]
-            and c [B, S, d].
+            and c [B, S, d]; or `[state, input_memory, output_memory, prior]`
+            with a location prior [B, S] of non-negative weights (e.g. from
+            `AttentionShift`): p = softmax(u^T m_i + log prior_i), the
+            content match times the prior, renormalised.
         mask: Keras masks; the input memory's ([B, S], True = a real slot).
 
         return_attention: also return the attention.
@@ -61,10 +66,14 @@ class MemoryHop(keras.layers.Layer):
         self.supports_masking = True
 
     def build(self, input_shape):
-        if not isinstance(input_shape, (list, tuple)) or len(input_shape) != 3:
-            raise ValueError("MemoryHop: `inputs` must be [state, input_memory, output_memory]; "
-                             f"received shapes {input_shape}.")
-        state, memory_in, memory_out = (tuple(s) for s in input_shape)
+        if not isinstance(input_shape, (list, tuple)) or len(input_shape) not in (3, 4):
+            raise ValueError("MemoryHop: `inputs` must be [state, input_memory, output_memory] or "
+                             f"[state, input_memory, output_memory, prior]; received shapes {input_shape}.")
+        state, memory_in, memory_out = (tuple(s) for s in input_shape[:3])
+        if len(input_shape) == 4 and (len(input_shape[3]) != 2 or (
+                None not in (input_shape[3][1], memory_in[1]) and input_shape[3][1] != memory_in[1])):
+            raise ValueError("MemoryHop: `prior` must be (batch, slots), one weight per memory slot; "
+                             f"received {tuple(input_shape[3])} for a memory of shape {memory_in}.")
         if len(state) != 2 or len(memory_in) != 3 or len(memory_out) != 3:
             raise ValueError(
                 "MemoryHop: expected state (batch, depth) and memories (batch, slots, depth); "
@@ -79,10 +88,12 @@ class MemoryHop(keras.layers.Layer):
                                                 initializer="glorot_uniform")
 
     def call(self, inputs, mask=None, return_attention=False):
-        state, memory_in, memory_out = inputs
+        state, memory_in, memory_out = inputs[:3]
         slots = mask[1] if isinstance(mask, (list, tuple)) else None
         precision = "float64" if self.compute_dtype == "float64" else "float32"
         scores = ops.cast(ops.einsum("bd,bsd->bs", state, memory_in), precision)
+        if len(inputs) == 4:  # a slot the prior rules out keeps a floor, so its gradient stays finite
+            scores = scores + ops.log(ops.maximum(ops.cast(inputs[3], precision), PRIOR_FLOOR))
         real = ops.cast(slots, "bool") if slots is not None else ops.ones_like(scores, dtype="bool")
         soft, linear = self._softmax(scores, real), ops.where(real, scores, 0.0)
         gate = ops.cast(self.softmax_gate, precision)
@@ -114,7 +125,7 @@ class MemoryHop(keras.layers.Layer):
         return tuple(input_shape[0])
 
     def compute_output_spec(self, inputs, mask=None, return_attention=False):
-        state, memory_in, _ = inputs
+        state, memory_in = inputs[0], inputs[1]
         next_state = keras.KerasTensor(state.shape, dtype=self.compute_dtype)
         if not return_attention:
             return next_state
