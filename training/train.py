@@ -509,10 +509,14 @@ def evaluate(name, weights="pretrained", data_dir=None, split="validation", cach
 
 
 def held_out_arrays(name, data_dir=None, split="validation", cache_dir="runs/tfds", **options):
-    """(inputs by name, labels) of `split`, to evaluate an export with."""
+    """(inputs by name, labels) of `split`, to evaluate an export with;
+    `options` add to (and override) the `paper` preset's task options that
+    choose the held-out data (`Task.held_out_from_preset`)."""
     entry = zoo.get(name)
     task = tasks.get(entry.task)
     if task.held_out is not None:
+        preset = entry.preset("paper").task if "paper" in entry.presets else {}
+        options = {**{k: v for k, v in preset.items() if k in task.held_out_from_preset}, **options}
         return task.held_out(split, data_dir=data_dir, cache_dir=cache_dir, **options)
     ds = task.dataset(split, data_dir=data_dir, batch_size=1024, cache_dir=cache_dir)
     xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])

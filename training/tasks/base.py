@@ -78,6 +78,9 @@ class Task:
     held_out: Callable | None = None
     score: Callable | None = None
     callbacks: Callable | None = None  # extra training callbacks: a factory of the preset
+    # options of the `paper` preset's task data that also choose the held-out data (shapes VQA's
+    # `relational`): what a model was trained on is what it is scored on unless told otherwise
+    held_out_from_preset: tuple = ()
 
     def compile_arguments(self):
         make = lambda item: item() if callable(item) else item  # noqa: E731
