@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from custom_layers import MemoryHop
+from custom_layers import AttentionShift, MemoryHop
 from training.tasks import shapes_vqa
 from zoo import vqa_shapes
 
@@ -135,12 +135,17 @@ def test_question_ids_match_the_serving_tokeniser():
     assert ids[1].tolist() == [words["what"], 1, 0, 0, 0]
 
 
-@pytest.mark.parametrize("hops,per_cell,controller", [(1, False, "linear"), (2, False, "linear"),
-                                                      (2, True, "linear"), (3, True, "mlp")])
-def test_model_attends_over_the_grid_once_per_hop(hops, per_cell, controller):
+@pytest.mark.parametrize("hops,per_cell,controller,shift_radius,cell_slots", [
+    (1, False, "linear", None, False), (2, False, "linear", None, False), (2, True, "linear", None, False),
+    (3, True, "mlp", None, False), (2, True, "linear", 2, False), (3, False, "mlp", 1, False),
+    (1, True, "linear", None, True), (2, True, "linear", 1, True)])
+def test_model_attends_over_the_grid_once_per_hop(hops, per_cell, controller, shift_radius, cell_slots):
     model = vqa_shapes.build_vqa_shapes(hops=hops, depth=8, filters=(4, 4, 8, 8, 8), per_cell=per_cell,
-                                        coordinates="one_hot" if per_cell else None, controller=controller)
+                                        coordinates="one_hot" if per_cell else None, controller=controller,
+                                        shift_radius=shift_radius, cell_slots=cell_slots)
     assert len([l for l in model.layers if isinstance(l, MemoryHop)]) == hops
+    shifts = [l.name for l in model.layers if isinstance(l, AttentionShift)]
+    assert shifts == ([f"shift_{k}" for k in range(2, hops + 1)] if shift_radius else [])
     steps = [l.name for l in model.layers if l.name.startswith("controller_hidden_")]
     assert steps == ([f"controller_hidden_{k}" for k in range(1, hops)] if controller == "mlp" else [])
     serve = vqa_shapes.serving_fn(model)
@@ -150,6 +155,9 @@ def test_model_attends_over_the_grid_once_per_hop(hops, per_cell, controller):
     assert outputs["attention"].shape == (batch, hops, 6, 6)
     np.testing.assert_allclose(outputs["attention"].numpy().sum((-1, -2)), 1, atol=1e-5)
     assert all(a.decode() in vqa_shapes.ANSWERS for a in outputs["answer"].numpy())
+    if cell_slots:  # one weight per cell, shared by its 2 x 2 locations
+        cells = outputs["attention"].numpy().reshape(batch, hops, 3, 2, 3, 2)
+        np.testing.assert_allclose(cells, np.broadcast_to(cells[:, :, :, :1, :, :1], cells.shape))
     odd = serve(image=tf.zeros((1, 48, 48, 3)), question=tf.constant(["Is there a PURPLE hexagon?!"]))
     assert odd["answer"].shape == (1,)
     image, question, _, _ = shapes_vqa.example(0, "test", 0, kind="relative_colour")
@@ -173,11 +181,37 @@ def test_per_cell_grid_locations_see_their_own_cell_only():
     np.testing.assert_array_equal(moved, expected)
 
 
+def test_a_shifting_hop_reads_next_to_where_the_last_one_read():
+    # Hop 2's keys all zero (no content preference) and its shift set to two locations right, gate
+    # open: hop 2's attention is hop 1's moved one cell (2 x 2 locations) right, renormalised.
+    model = vqa_shapes.build_vqa_shapes(hops=2, depth=8, filters=(4, 4, 8, 8, 8), per_cell=True,
+                                        coordinates="one_hot", shift_radius=2)
+    keys = model.get_layer("attention_embedding_2")
+    keys.set_weights([np.zeros_like(w) for w in keys.get_weights()])
+    shift = model.get_layer("shift_2")
+    bias = np.full(len(shift.offsets), -100.0, "float32")
+    bias[shift.offsets.index((0, 2))] = 100.0
+    shift.set_weights([np.zeros_like(shift.shift_kernel), bias, np.zeros_like(shift.gate_kernel), np.array([100.0], "float32")])
+    image, question, _, _ = shapes_vqa.example(0, "test", 3, kind="relative_colour", relational=True)
+    probe = tf.keras.Model(model.input, model.hop_attention)
+    attention = probe({"image": image[None].astype("float32") / 255,
+                       "question_ids": shapes_vqa.question_ids([question])}).numpy()[0]
+    moved = np.zeros((6, 6))
+    moved[:, 2:] = attention[0, :, :4]
+    np.testing.assert_allclose(attention[1], moved / moved.sum(), rtol=1e-4, atol=1e-7)
+
+
 def test_builder_arguments_are_checked():
     with pytest.raises(ValueError, match="`hops` must be a positive int"):
         vqa_shapes.build_vqa_shapes(hops=0)
     with pytest.raises(ValueError, match="`controller` must be 'linear' or 'mlp'; received 'gru'"):
         vqa_shapes.build_vqa_shapes(controller="gru")
+    with pytest.raises(ValueError, match="`shift_radius` must be a positive int"):
+        vqa_shapes.build_vqa_shapes(shift_radius=0)
+    with pytest.raises(ValueError, match="`cell_slots` .* needs `per_cell=True`"):
+        vqa_shapes.build_vqa_shapes(cell_slots=True)
+    with pytest.raises(ValueError, match="`shift_radius` and `null_slot` cannot be combined"):
+        vqa_shapes.build_vqa_shapes(shift_radius=2, null_slot=True)
     with pytest.raises(ValueError, match="`examples` splits must be among"):
         shapes_vqa.builder({"dev": 10})
 
@@ -202,3 +236,40 @@ def test_relational_report_counts_hops_on_the_named_cells(tmp_path):
     for hop in ("hop_1", "hop_2"):
         assert set(figures["all"][hop]) == {"on_anchor", "on_answer"}
         assert all(0.0 <= v <= 1.0 for v in figures["all"][hop].values())
+
+
+def test_simple_epochs_ask_simple_questions_first_then_the_relational_task(tmp_path):
+    options = dict(batch_size=5, examples=12, cache_dir=str(tmp_path), relational=True)
+    ds = shapes_vqa.dataset("train", simple_epochs=2, **options)
+    assert ds.cardinality().numpy() == 3
+
+    def rows(arrays):  # each question's ids (padding dropped) and its answer, as a sorted list
+        _, questions, answers, _ = arrays
+        ids = shapes_vqa.question_ids(questions)
+        return sorted((tuple(i[i > 0]), a) for i, a in zip(ids, answers))
+
+    simple = rows(shapes_vqa._arrays("train", 12, 0, str(tmp_path)))
+    relational = rows(shapes_vqa._arrays("train", 12, 0, str(tmp_path), relational=True))
+    assert simple != relational
+    for epoch, expected in enumerate([simple, simple, relational]):
+        drawn = sorted((tuple(i[i > 0]), a) for x, y in ds
+                       for i, a in zip(x["question_ids"].numpy(), y.numpy()))
+        assert drawn == expected, epoch
+    resumed = shapes_vqa.dataset("train", simple_epochs=2, first_epoch=2, **options)
+    assert sorted(int(a) for _, y in resumed for a in y.numpy()) == sorted(a for _, a in relational)
+    with pytest.raises(ValueError, match="`simple_epochs` .* needs `relational=True`"):
+        shapes_vqa.dataset("train", simple_epochs=1, batch_size=5, examples=12, cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="`simple_epochs` must be an int >= 0"):
+        shapes_vqa.dataset("train", simple_epochs=-1, **options)
+
+
+def test_held_out_data_is_the_relational_task_the_presets_train_on(tmp_path, monkeypatch):
+    from training import train
+
+    monkeypatch.setattr(shapes_vqa, "DEFAULT_EXAMPLES", {**shapes_vqa.DEFAULT_EXAMPLES, "validation": 60})
+
+    _, labels = train.held_out_arrays("vqa_shapes", split="validation", cache_dir=str(tmp_path))
+    kinds = {shapes_vqa.KINDS[k] for k in labels["kind"]}
+    assert set(shapes_vqa.RELATIONAL) <= kinds
+    _, labels = train.held_out_arrays("vqa_shapes", split="validation", cache_dir=str(tmp_path), relational=False)
+    assert {shapes_vqa.KINDS[k] for k in labels["kind"]} == set(shapes_vqa.KINDS[:4])

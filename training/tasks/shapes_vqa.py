@@ -31,7 +31,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from training.epochs import resumed_seed
+from training.epochs import EpochCounter, resumed_seed
 from training.tasks import generated
 from training.tasks.base import Task
 from zoo.vqa_shapes import ANSWERS, COLOURS, DIRECTIONS, GRID, IMAGE_SIZE, PUNCTUATION, SHAPES, WORDS
@@ -230,15 +230,29 @@ def _arrays(split, examples, seed, cache_dir, relational=False):
 
 
 def dataset(split, data_dir=None, batch_size=64, augment=False, seed=0, limit=None,
-            cache_dir="runs/tfds", shuffle=None, examples=None, first_epoch=0, relational=False):
+            cache_dir="runs/tfds", shuffle=None, examples=None, first_epoch=0, relational=False,
+            simple_epochs=0):
     """({"image" float32 [B, 48, 48, 3], "question_ids" int32 [B, W]}, answer int64)
     batches; the data (seed 0) is the same for every training seed, which
     only shuffles (with another seed for a run resumed at `first_epoch`, see
     `training/epochs.py`). `data_dir` and `augment` are unused: the task is
-    generated; `relational`: see `example`."""
+    generated; `relational`: see `example`. `simple_epochs` (with
+    `relational`): a curriculum, the first that many training epochs ask
+    as many questions of the four simple kinds only (the task's data
+    without `relational`), the later ones the relational task's."""
+    if isinstance(simple_epochs, bool) or not isinstance(simple_epochs, int) or simple_epochs < 0:
+        raise ValueError(f"`simple_epochs` must be an int >= 0; received {simple_epochs!r}.")
+    if simple_epochs and not relational:
+        raise ValueError("`simple_epochs` is a curriculum towards the relational questions: it needs "
+                         "`relational=True`.")
     images, questions, answers, _ = _arrays(split, examples, 0, cache_dir, relational)
     images, answers = images[:limit], answers[:limit]
     ids = question_ids(questions[: len(answers)])
+    if simple_epochs and split == "train":
+        simple_images, simple_questions, simple_answers, _ = _arrays(split, examples, 0, cache_dir)
+        stages = ((simple_images[:limit], question_ids(simple_questions[: len(answers)]),
+                   simple_answers[:limit]), (images, ids, answers))
+        return _curriculum(stages, simple_epochs, batch_size, seed, first_epoch)
     ds = tf.data.Dataset.from_tensor_slices(
         ({"image": images, "question_ids": ids}, answers))
     if shuffle if shuffle is not None else split == "train":
@@ -248,6 +262,29 @@ def dataset(split, data_dir=None, batch_size=64, augment=False, seed=0, limit=No
         lambda x, y: ({"image": tf.cast(x["image"], tf.float32) / 255.0,
                        "question_ids": x["question_ids"]}, y))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _curriculum(stages, simple_epochs, batch_size, seed, first_epoch):
+    """Batches of `stages[0]` (images, question ids, answers) in epochs
+    before `simple_epochs`, of `stages[1]` after; each epoch shuffled by
+    (seed, epoch), so a resumed run draws what an uninterrupted one would."""
+    epochs = EpochCounter(first_epoch)
+
+    def generate():
+        epoch = epochs.draw()
+        images, ids, answers = stages[0] if epoch < simple_epochs else stages[1]
+        order = np.random.default_rng([seed, epoch]).permutation(len(answers))
+        for start in range(0, len(order), batch_size):
+            rows = np.sort(order[start:start + batch_size])
+            yield ({"image": images[rows].astype(np.float32) / 255.0, "question_ids": ids[rows]},
+                   answers[rows])
+
+    count = len(stages[1][2])
+    ds = tf.data.Dataset.from_generator(generate, output_signature=(
+        {"image": tf.TensorSpec((None, IMAGE_SIZE, IMAGE_SIZE, 3), tf.float32),
+         "question_ids": tf.TensorSpec((None, None), tf.int32)},
+        tf.TensorSpec((None,), tf.int64)))
+    return ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size))).prefetch(2)
 
 
 LABELS = np.dtype([("kind", np.int32), ("answer", object)])
@@ -281,10 +318,11 @@ def score(outputs, inputs, labels):
 
 
 def write_examples(count=6):
-    """Rewrites zoo/examples/vqa_shapes.npz: the first test example of each kind, then the next ones."""
+    """Rewrites zoo/examples/vqa_shapes.npz: the first test example of each kind (the relational
+    kinds included), then the next ones."""
     from zoo import registry
 
-    drawn = [example(0, "test", i) for i in range(4 * count)]
+    drawn = [example(0, "test", i, relational=True) for i in range(4 * count)]
     firsts = [next(i for i, e in enumerate(drawn) if e[3] == k) for k in range(len(KINDS))]
     chosen = (firsts + [i for i in range(len(drawn)) if i not in firsts])[:count]
     path = registry.EXAMPLES_DIR / "vqa_shapes.npz"
@@ -308,6 +346,7 @@ TASKS = {"vqa_shapes": Task(
     needs_data=False,
     held_out=held_out,
     score=score,
+    held_out_from_preset=("relational",),
 )}
 
 
