@@ -65,6 +65,8 @@ def card_metric(card):
         if "bits_per_sequence" in held_out:
             return (f"{held_out['bits_per_sequence']:.3f} wrong bits/sequence at "
                     f"T={held_out['length']} {where}")
+        if "bits_per_sample" in held_out:  # waveform models: negative log-likelihood of each sample
+            return f"{held_out['bits_per_sample']:.3f} bits per sample {where}"
         if "perplexity" in held_out:  # language models: each line from a fresh state
             return f"perplexity {held_out['perplexity']:.1f} per line {where}"
         if "ratio_to_pca" in held_out:  # autoencoders against PCA with as many components

@@ -187,3 +187,9 @@ def test_listening_socket_disables_nagle():
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     finally:
         sock.close()
+
+
+def test_the_main_jobs_table_gives_bits_per_sample_as_bits_not_an_error_percentage():
+    card = {"metrics": {"held_out": {"split": "validation", "examples": 300, "error": 4.4766,
+                                     "bits_per_sample": 4.4766}}}
+    assert demo.card_metric(card) == "4.477 bits per sample (validation, 300)"
