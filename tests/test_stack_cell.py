@@ -140,6 +140,25 @@ def test_straight_through_training_runs_whole_actions_with_the_softmax_gradient(
         StackCell(4, training_actions="hard")
 
 
+def test_discrete_values_push_zero_or_one_only_when_not_training():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(8, 2)).astype("float32")
+    states = [rng.normal(size=(8, 6)).astype("float32"), -np.ones((8, 5), "float32")]
+    cell = StackCell(6, stack_depth=5, discrete_inference=True, discrete_values=True)
+    cell.build((None, 2))
+    assert StackCell.from_config(cell.get_config()).discrete_values
+    cell.action_bias.assign(np.array([50.0, 0.0, 0.0], "float32"))  # every example pushes
+    _, (_, trained) = cell(x, states, training=True)
+    _, (_, inferred) = cell(x, states, training=False)
+    trained, inferred = np.asarray(trained), np.asarray(inferred)
+    np.testing.assert_array_equal(inferred[:, 0] * (1 - inferred[:, 0]), 0.0)
+    h = 1 / (1 + np.exp(-(x @ cell.kernel.numpy() + states[0] @ cell.recurrent_kernel.numpy()
+                          - np.ones((8, 2)) @ cell.stack_kernel.numpy() + cell.bias.numpy())))
+    values = 1 / (1 + np.exp(-(h @ cell.push_kernel.numpy() + cell.push_bias.numpy())))[:, 0]
+    np.testing.assert_array_equal(inferred[:, 0], np.round(values))
+    assert not np.allclose(trained[:, 0], np.round(trained[:, 0]))
+
+
 def test_initial_stacks_are_empty():
     cell = StackCell(3, num_stacks=2, stack_depth=4)
     cell.build((None, 2))

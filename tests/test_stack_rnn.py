@@ -9,12 +9,8 @@ from training.tasks.languages import generators as gen
 from training.tasks.languages import pipeline
 from zoo.stack_rnn import LETTERS, build_language_model, serving_fn
 
-# stack_rnn_anb2n's shipped weights are right on every n only up to 23, then on the odd n alone
-# (RESULTS.md): the Done-when of issue 26 is not met there yet; strict, so that weights that meet it
-# show up as XPASS.
-ANB2N_SHORT = pytest.mark.xfail(strict=True, reason="stack_rnn_anb2n is right on every n only to 23")
-STACK_MODELS = ["stack_rnn_anbn", "stack_rnn_anbncn", "stack_rnn_anbncndn",
-                pytest.param("stack_rnn_anb2n", marks=ANB2N_SHORT), "stack_rnn_anbmcnm"]
+STACK_MODELS = ["stack_rnn_anbn", "stack_rnn_anbncn", "stack_rnn_anbncndn", "stack_rnn_anb2n",
+                "stack_rnn_anbmcnm"]
 
 
 def _batches(ds):
