@@ -297,3 +297,40 @@ def test_visualize_recall_shows_where_each_item_went(tmp_path, capsys):
     assert len(written) == 6 and len(set(written[1:])) == 5  # one location an item after the first
     read = int(lines["most-read location after the query"])
     assert abs(read - written[3]) <= 1
+
+
+def test_repeat_copy_from_copy_copies_once_as_the_copy_model():
+    from zoo.ntm_copy import build_copy_model
+
+    copy = build_copy_model(**SMALL)
+    rng = np.random.default_rng(0)
+    for weight in copy.weights:  # trained-looking weights: not the initialisation
+        weight.assign(rng.normal(scale=0.5, size=weight.shape).astype("float32"))
+    repeat = ntm_tasks.build_repeat_copy_model(**SMALL)
+    ntm_tasks.repeat_copy_from_copy(copy, repeat)
+    bits = rng.integers(0, 2, size=(3, 4, gen.BITS)).astype("float32")
+    want = np.asarray(copy(bits))
+    got = np.asarray(repeat({"bits": bits, "repeats": np.ones(3, "int32"), "steps": np.zeros((3, 5), "float32")}))
+    np.testing.assert_allclose(got[:, :4, :gen.BITS], want, atol=1e-6)
+    kernel = {w.path.split("/")[-1]: w.numpy() for w in repeat.get_layer("ntm").weights}["kernel"]
+    np.testing.assert_array_equal(kernel[gen.BITS + 1], 0.0)  # the count's row
+    with pytest.raises(ValueError, match="same NTM sizes"):
+        ntm_tasks.repeat_copy_from_copy(build_copy_model(**dict(SMALL, units=6)),
+                                        ntm_tasks.build_repeat_copy_model(**SMALL))
+
+
+def test_the_paper_preset_starts_from_the_pretrained_copy_model(tmp_path):
+    import zoo
+
+    assert zoo.get("ntm_repeat_copy").preset("paper").warm_start == "ntm_copy"
+    info = train.train("ntm_repeat_copy", preset="paper", run_dir=tmp_path / "run", verbose=0, epochs=1,
+                       training_overrides=dict(learning_rate=0.0, jit_compile=False),
+                       task_overrides=dict(lengths=[1, 1], repeats=[1, 1], train_examples=32,
+                                           validation_examples=32, curriculum_epochs=0))
+    assert info["warm_start"] == {"model": "ntm_copy", "sha256": zoo.get("ntm_copy").weights_sha256}
+    trained = zoo.get("ntm_repeat_copy").build("paper")
+    trained.load_weights(tmp_path / "run" / "final.weights.h5")
+    want = zoo.get("ntm_repeat_copy").build("paper")
+    ntm_tasks.repeat_copy_from_copy(zoo.get("ntm_copy").load_pretrained(), want)
+    for got, expected in zip(trained.get_layer("ntm").weights, want.get_layer("ntm").weights):
+        np.testing.assert_array_equal(got.numpy(), expected.numpy())  # learning rate 0: as it started

@@ -197,7 +197,9 @@ def train(
     `init_weights` (a `.weights.h5` of the same model) starts from those
     weights instead of a fresh initialisation, with a fresh optimizer and
     learning-rate schedule, and without linear start: a finished run
-    continued for `epochs` more.
+    continued for `epochs` more. A preset with a `warm_start` (another zoo
+    model's name) starts, unless `init_weights` is given, from that model's
+    pretrained weights, carried over by the entry's `warm_start_fn`.
     `model_overrides` change builder arguments of the preset (a variant,
     e.g. {"encoder": "lstm"}). Writes to `run_dir` (default
     `runs/<name>-<preset>`): `backup/` (resume
@@ -279,8 +281,15 @@ def _train(name, preset, data_dir, run_dir, seed, epochs, cache_dir, verbose, mo
     model_config = {**config.model, **(model_overrides or {})}
     score = None if task.held_out is None else held_out_scorer(
         entry, data_dir=data_dir, cache_dir=cache_dir, **held_out_options(name, task_overrides))
+    warm_start = None
+    if config.warm_start and not init_weights:
+        source_entry = zoo.get(config.warm_start)
+        source = source_entry.load_pretrained()
+        warm_start = {"model": config.warm_start, "sha256": source_entry.weights_sha256}
     with strategy.scope():
         model = entry.builder(**model_config)
+        if warm_start:
+            entry.warm_start_fn(source, model)
         if init_weights:
             if not Path(init_weights).is_file():
                 raise FileNotFoundError(f"`init_weights`: {init_weights} is not a file (a .weights.h5).")
@@ -354,6 +363,7 @@ def _train(name, preset, data_dir, run_dir, seed, epochs, cache_dir, verbose, mo
         "training_overrides": training_overrides or {},
         "task_overrides": task_overrides or {},
         "init_weights": str(init_weights) if init_weights else None,
+        **({"warm_start": warm_start} if warm_start else {}),
         "epochs": epochs,
         "seed": seed,
         "command": shlex.join(command),

@@ -214,7 +214,34 @@ MODEL = dict(units=100, memory_size=128, memory_width=20)
 SMOKE = dict(units=8, memory_size=16, memory_width=4)
 
 
-def _presets(task, smoke_task, jit_compile, epochs, train_examples, paper_description):
+def repeat_copy_from_copy(copy_model, repeat_copy_model):
+    """Sets `repeat_copy_model`'s weights from a trained `ntm_copy` of the
+    same NTM sizes: the same cell and copy outputs; the controller's kernel
+    row for the repeat count (an input channel copy has not) starts at zero,
+    and the end marker's output column keeps its fresh initialisation. So
+    that with one repeat the model copies as `ntm_copy` does."""
+    def key(path):  # the cell's own name gets a suffix when several models are built in one process
+        return "ntm_cell/" + path.split("/", 2)[2] if path.startswith("ntm/") else path
+
+    source = {key(w.path): w.numpy() for w in copy_model.weights}
+    for weight in repeat_copy_model.weights:
+        path, value = key(weight.path), weight.numpy()
+        if path == "ntm_cell/controller/kernel":  # rows: bits, delimiter, [count], read vectors
+            old = source[path]
+            value = np.concatenate([old[:BITS + 1], np.zeros_like(old[:1]), old[BITS + 1:]])
+        elif path.startswith("ntm_cell/"):
+            value = source[path]
+        elif path == "copy_and_end/kernel":
+            value[:, :BITS] = source["copy/kernel"]
+        elif path == "copy_and_end/bias":
+            value[:BITS] = source["copy/bias"]
+        if value.shape != tuple(weight.shape):
+            raise ValueError(f"`copy_model`: {path} has shape {value.shape}, repeat copy's "
+                             f"{tuple(weight.shape)}: build both with the same NTM sizes.")
+        weight.assign(value)
+
+
+def _presets(task, smoke_task, jit_compile, epochs, train_examples, paper_description, warm_start=None):
     return {
         "smoke": registry.Preset(model=SMOKE, epochs=1, batch_size=8,
                                  task=dict(smoke_task, train_examples=32, validation_examples=16),
@@ -223,7 +250,7 @@ def _presets(task, smoke_task, jit_compile, epochs, train_examples, paper_descri
                                  task=dict(task, train_examples=4_000),
                                  description="minutes: the paper preset's net on 8,000 sequences"),
         "paper": registry.Preset(model=MODEL, epochs=epochs, batch_size=32, clipnorm=10.0,
-                                 jit_compile=jit_compile, halve_every=None,
+                                 jit_compile=jit_compile, halve_every=None, warm_start=warm_start,
                                  task=dict(task, train_examples=train_examples), description=paper_description),
     }
 
@@ -233,7 +260,9 @@ NTM_REPEAT_COPY = registry.register(registry.ZooEntry(
     presets=_presets(dict(lengths=(1, 10), repeats=(1, 10), curriculum_epochs=4),
                      dict(lengths=(1, 3), repeats=(1, 2)), True, 10, 50_000,
                      "500k sequences of lengths 1..10, each repeated 1..10 times, fresh every epoch; "
-                     "the largest length and count grow from 1 to 10 over the first 4 epochs"),
+                     "the largest length and count grow from 1 to 10 over the first 4 epochs; "
+                     "starts from the trained ntm_copy", warm_start="ntm_copy"),
+    warm_start_fn=repeat_copy_from_copy,
     inputs=(registry.TensorInfo("bits", "float32", (None, None, BITS), "T 8-bit vectors, 0 or 1"),
             registry.TensorInfo("repeats", "int32", (None,), "how many copies, >= 1")),
     outputs=(registry.TensorInfo("copy", "float32", (None, None, BITS),

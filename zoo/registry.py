@@ -40,6 +40,8 @@ class Preset:
     linear_start_epochs: int | None = None  # memory networks: linear epochs (None: by validation loss)
     jit_compile: bool = False  # XLA train step; Keras's "auto" leaves it off on CPU-only machines
     held_out_every: int = 0  # epochs between held-out scorings logged during training (0: none)
+    # A zoo model whose pretrained weights start the training, through the entry's `warm_start_fn`.
+    warm_start: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +72,9 @@ class ZooEntry:
     # Inputs (a tuple of TensorInfo) of those extra signatures whose inputs are not `inputs`,
     # e.g. a `generate` signature of a generative model.
     extra_signature_inputs: dict = dataclasses.field(default_factory=dict)
+    # (trained source model, freshly built model) -> None: sets the model's weights from the source's,
+    # for presets with a `warm_start`.
+    warm_start_fn: Callable | None = None
 
     @property
     def weights_path(self):
