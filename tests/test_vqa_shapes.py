@@ -273,3 +273,36 @@ def test_held_out_data_is_the_relational_task_the_presets_train_on(tmp_path, mon
     assert set(shapes_vqa.RELATIONAL) <= kinds
     _, labels = train.held_out_arrays("vqa_shapes", split="validation", cache_dir=str(tmp_path), relational=False)
     assert {shapes_vqa.KINDS[k] for k in labels["kind"]} == set(shapes_vqa.KINDS[:4])
+
+
+def test_the_one_hop_model_starts_from_the_two_hop_models_shared_layers():
+    from zoo import registry
+
+    entry = registry.get("vqa_shapes_1hop")
+    assert entry.preset("paper").warm_start == "vqa_shapes" and entry.warm_start_fn is registry.copy_same_layers
+    source = vqa_shapes.build_vqa_shapes(**registry.get("vqa_shapes").preset("smoke").model)
+    model = vqa_shapes.build_vqa_shapes(**entry.preset("smoke").model)
+    for weight in source.weights:  # not an initialisation the two could share
+        weight.assign(tf.random.normal(weight.shape, seed=1))
+    fresh = {layer.name: layer.get_weights() for layer in model.layers}
+    copied = registry.copy_same_layers(source, model)
+    assert {"conv_1_cells", "conv_5_norm", "word_embedding", "question_gru", "answer"} <= set(copied)
+    # Its cells' coordinates are 3 x 3 slots, the two-hop model's 6 x 6 places: other shapes, kept.
+    assert "attention_embedding_1" not in copied and "attention_embedding_2" not in [l.name for l in model.layers]
+    for layer in model.layers:
+        mine = layer.get_weights()
+        if layer.name in copied:
+            for a, b in zip(mine, source.get_layer(layer.name).get_weights()):
+                np.testing.assert_array_equal(a, b)
+        else:
+            for a, b in zip(mine, fresh[layer.name]):
+                np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="nothing to start from"):
+        registry.copy_same_layers(model, _unrelated_model())
+
+
+def _unrelated_model():
+    import keras
+
+    inputs = keras.Input((3,))
+    return keras.Model(inputs, keras.layers.Dense(2, name="other")(inputs))

@@ -175,3 +175,25 @@ def sha256_of(path):
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def copy_same_layers(source, model):
+    """A `warm_start_fn`: sets every layer of `model` that `source` has under
+    the same name, with weights of the same shapes, to `source`'s weights;
+    the other layers keep their initialisation. Returns the names copied."""
+    copied = []
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        try:
+            theirs = source.get_layer(layer.name).get_weights()
+        except ValueError:  # not in `source`
+            continue
+        if [w.shape for w in theirs] == [w.shape for w in weights]:
+            layer.set_weights(theirs)
+            copied.append(layer.name)
+    if not copied:
+        raise ValueError(f"`source` ({source.name}) has no layer of `model` ({model.name}) with the same "
+                         "name and weight shapes: nothing to start from.")
+    return copied
