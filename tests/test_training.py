@@ -214,6 +214,12 @@ def test_only_overrides_that_differ_from_the_paper_preset_are_changes(tmp_path):
                "training_overrides": {"clipnorm": 1.0}, "epochs": 9, "init_weights": "w.h5"}
     assert train.changes_to_paper_preset(entry, changed) == {
         "tying": "other", "tasks": [16], "clipnorm": 1.0, "epochs": 9, "init_weights": "w.h5"}
+    # a preset that starts from another zoo model's weights: a run that did not is not the preset
+    repeat = zoo.get("ntm_repeat_copy")
+    cold = {**run, "model_config": repeat.preset("paper").model, "epochs": repeat.preset("paper").epochs,
+            "model_overrides": {}, "task_overrides": {}, "training_overrides": {}}
+    assert train.changes_to_paper_preset(repeat, cold) == {"warm_start": None}
+    assert train.changes_to_paper_preset(repeat, {**cold, "warm_start": {"model": "ntm_copy"}}) == {}
     # a run of an earlier paper preset, with no overrides, is not the preset either
     run_dir = tmp_path / "earlier"
     run_dir.mkdir()

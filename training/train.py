@@ -449,7 +449,8 @@ def changes_to_paper_preset(entry, info):
     """What a run recorded by `metrics.json` (`info`) set to other values
     than `entry`'s `paper` preset has now: its overrides that differ from
     the preset (an override equal to the preset's value changes nothing),
-    other epochs, and weights it started from."""
+    other epochs, weights it started from, and a warm start other than the
+    preset's (`warm_start`: the model the run started from, or None)."""
     preset = entry.preset("paper")
     current = {"model_overrides": preset.model, "task_overrides": preset.task,
                "training_overrides": {field: getattr(preset, field) for field in TRAINING_FIELDS}}
@@ -460,6 +461,9 @@ def changes_to_paper_preset(entry, info):
         changed["epochs"] = info["epochs"]
     if info.get("init_weights"):
         changed["init_weights"] = info["init_weights"]
+    started_from = (info.get("warm_start") or {}).get("model")
+    if started_from != preset.warm_start:
+        changed["warm_start"] = started_from
     return changed
 
 
