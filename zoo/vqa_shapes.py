@@ -254,7 +254,7 @@ VQA_SHAPES_1HOP = registry.register(
         serving_fn=serving_fn,
         example_inputs=_examples,
         paper_result="the same cells read by one hop, to show what the second adds",
-        weights_sha256="2afb825446151367aac72e1f25ba27e043fc4adf267a5b26f61c5d5392729412",
+        weights_sha256="b2f45451087cbfa4cb2c93f2f766dc9456b89b0073988795a4a2b4f10768418e",
         summary="The same cells read by one hop (one memory slot per cell)",
         **_signature(1),
     )
