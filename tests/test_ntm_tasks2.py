@@ -254,17 +254,16 @@ def test_pretrained_recall_meets_issue_26_on_held_out_test_episodes(zoo_exports)
     assert _export_scores(zoo_exports, "ntm_recall", items=12)["exact"] >= 0.95
 
 
-# Issue 26's bars the shipped repeat-copy weights do not meet (RESULTS.md: 164 wrong bits per
-# sequence at length 10 after 100k sequences): strict, so that weights which meet a bar make the
-# test fail until its mark is removed.
-@pytest.mark.xfail(strict=True, reason="issue 26's bars not met by the shipped weights (RESULTS.md)")
+# Issue 26's bar within the trained range (RESULTS.md: 0.0 wrong bits per sequence on 1,000 test
+# sequences of each of these lengths, the end marker right on 100% and 99.9%).
 @pytest.mark.parametrize("name,options,figure,bound", [
     ("ntm_repeat_copy", dict(length=10, repeats=(1, 10)), "bits_per_sequence", 0.5),
     ("ntm_repeat_copy", dict(length=5, repeats=(1, 10)), "bits_per_sequence", 0.5),
+    ("ntm_repeat_copy", dict(length=10, repeats=(1, 10)), "end_correct", 0.99),
 ])
 def test_pretrained_export_meets_issue_26_on_held_out_test_sequences(zoo_exports, name, options, figure, bound):
     scores = _export_scores(zoo_exports, name, **options)
-    if figure == "exact":
+    if figure in ("exact", "end_correct"):
         assert scores[figure] >= bound, scores
     else:
         assert scores[figure] <= bound, scores
@@ -275,7 +274,7 @@ def test_pretrained_export_meets_issue_26_on_held_out_test_sequences(zoo_exports
 @pytest.mark.parametrize("name,options,figure,bound", [
     ("ntm_recall", dict(items=2), "exact", 0.99),
     ("ntm_repeat_copy", dict(length=1, repeats=(1, 10)), "bits_per_sequence", 0.5),  # measured 0.0
-    ("ntm_repeat_copy", dict(length=10, repeats=(1, 10)), "bits_per_sequence", 180),  # measured 164
+    ("ntm_repeat_copy", dict(length=20, repeats=(1, 10)), "bits_per_sequence", 60),  # twice the range: 48.9
 ])
 def test_pretrained_export_keeps_its_measured_scores(zoo_exports, name, options, figure, bound):
     scores = _export_scores(zoo_exports, name, **options)

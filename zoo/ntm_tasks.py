@@ -258,8 +258,8 @@ def _presets(task, smoke_task, jit_compile, epochs, train_examples, paper_descri
 NTM_REPEAT_COPY = registry.register(registry.ZooEntry(
     name="ntm_repeat_copy", builder=build_repeat_copy_model, task="ntm_repeat_copy",
     presets=_presets(dict(lengths=(1, 10), repeats=(1, 10), curriculum_epochs=4),
-                     dict(lengths=(1, 3), repeats=(1, 2)), True, 10, 50_000,
-                     "500k sequences of lengths 1..10, each repeated 1..10 times, fresh every epoch; "
+                     dict(lengths=(1, 3), repeats=(1, 2)), True, 20, 50_000,
+                     "1M sequences of lengths 1..10, each repeated 1..10 times, fresh every epoch; "
                      "the largest length and count grow from 1 to 10 over the first 4 epochs; "
                      "starts from the trained ntm_copy", warm_start="ntm_copy"),
     warm_start_fn=repeat_copy_from_copy,
@@ -273,7 +273,7 @@ NTM_REPEAT_COPY = registry.register(registry.ZooEntry(
     serving_fn=repeat_copy_serving_fn, example_inputs=_repeat_copy_examples,
     paper_result="learns the task much faster than an LSTM; generalises to longer sequences, "
                  "less well to more repeats",
-    weights_sha256="aa6a4303d56ad2b41bde5e11095c7ac3857c157763ad8570eeebde1a3915f738",
+    weights_sha256="56785a09203da568960ab72f2e763fc9268b1afe5106444f811094de9370656b",
     summary="Neural Turing Machine repeating a sequence R times (Graves et al. 2014)",
 ))
 NTM_RECALL = registry.register(registry.ZooEntry(
