@@ -299,6 +299,13 @@ def test_the_one_hop_model_starts_from_the_two_hop_models_shared_layers():
                 np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="nothing to start from"):
         registry.copy_same_layers(model, _unrelated_model())
+    import dataclasses
+
+    paper = dataclasses.replace(entry.preset("paper"), warm_start="vqa_shapes")
+    unmapped = dataclasses.replace(entry, name="no_warm_start_fn", warm_start_fn=None,
+                                   presets={**entry.presets, "paper": paper})
+    with pytest.raises(ValueError, match="no `warm_start_fn`"):
+        registry.register(unmapped)
 
 
 def _unrelated_model():

@@ -139,6 +139,10 @@ def register(entry):
     missing = set(PRESET_NAMES) - set(entry.presets)
     if missing:
         raise ValueError(f"Zoo model {entry.name!r} lacks presets {sorted(missing)}.")
+    warm = sorted(name for name, preset in entry.presets.items() if preset.warm_start)
+    if warm and entry.warm_start_fn is None:
+        raise ValueError(f"Zoo model {entry.name!r}: presets {warm} have a `warm_start` but the entry "
+                         "has no `warm_start_fn` to carry the weights over.")
     _REGISTRY[entry.name] = entry
     return entry
 
