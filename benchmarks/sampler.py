@@ -35,6 +35,7 @@ import tensorflow as tf  # noqa: E402
 tf.get_logger().setLevel("ERROR")  # one tf.function per path: retracing warnings are expected
 
 from custom_layers import BilinearSampler, SamplingGrid  # noqa: E402
+from custom_layers.bilinear_sampler import pixel_coordinates  # noqa: E402
 
 
 def peer_sampler(images, x, y):
@@ -67,8 +68,8 @@ def fetch_floors(images, grid, grid_layer):
     of the fetched pixels times the sum of the grid, so that the grid is
     computed and both have a gradient."""
     batch, height, width = images.shape[:3]
-    x = np.clip(np.floor((grid[..., 0] + 1) * width / 2 - 0.5), 0, width - 2).astype("int32")
-    y = np.clip(np.floor((grid[..., 1] + 1) * height / 2 - 0.5), 0, height - 2).astype("int32")
+    x, y = (np.clip(np.floor(pixel_coordinates(grid[..., axis], size, False).numpy()), 0, size - 2).astype("int32")
+            for axis, size in ((0, width), (1, height)))
     first = np.arange(batch)[:, None, None]
     top_left = tf.constant((first * height + y) * width + x)
     corners = [top_left, top_left + 1, top_left + width, top_left + width + 1]
