@@ -9,8 +9,10 @@ onto [0, W - 2] pixels, four `gather_nd`, indices clipped before the
 weights are computed (so its values are not ours: the timings compare
 equal work, not equal results); "native" is
 `ImageProjectiveTransformV3`, which has no gradient for theta and does not
-compile with XLA; "grid" is `SamplingGrid` alone, part of both "ours" and
-"peer"; "gather" and "patch" are the fetches of a sampler alone, without
+compile with XLA; "fused" is what `SpatialTransformer` runs in inference
+outside XLA for an affine theta (`resample_native`: that same kernel, its
+pixel map composed from theta; forward without XLA only); "grid" is
+`SamplingGrid` alone, part of both "ours" and "peer"; "gather" and "patch" are the fetches of a sampler alone, without
 its arithmetic (`fetch_floors`): the grid, and four gathers of one pixel
 per point or one gather of each point's 2x2 patch, their indices computed
 beforehand. Forward,
@@ -36,6 +38,7 @@ tf.get_logger().setLevel("ERROR")  # one tf.function per path: retracing warning
 
 from custom_layers import BilinearSampler, SamplingGrid  # noqa: E402
 from custom_layers.bilinear_sampler import pixel_coordinates  # noqa: E402
+from custom_layers.native_resampling import resample_native  # noqa: E402
 
 
 def peer_sampler(images, x, y):
@@ -146,6 +149,8 @@ def case_paths(batch, size, rng):
         return lambda: tf.nest.map_structure(lambda t: t.numpy(), run(images, theta))
 
     paths = {("native", "forward", "tf.function"): timed(native_forward, "tf.function"),
+             ("fused", "forward", "tf.function"): timed(
+                 lambda images, theta: resample_native(images, theta, grid_layer, sampler), "tf.function"),
              ("grid", "forward", "tf.function"): timed(lambda images, theta: grid_layer(theta), "tf.function"),
              ("ours", "forward", "eager"): timed(ours, "eager")}
     for name, fn in (("ours", ours), ("peer", peer)):
@@ -181,6 +186,9 @@ def main():
             met = "met" if ratios["ours"] <= goal else "NOT met"
             print(f"  {label:32s} ours {ratios['ours']:5.2f} (goal <= {goal:.2f}: {met}); fetches alone: "
                   f"four gathers {ratios['gather']:5.2f}, one patch gather {ratios['patch']:5.2f}")
+        fused = ms[("fused", "forward", "tf.function")][0] / ms[("native", "forward", "tf.function")][0]
+        print(f"  {'forward, tf.function: / native':32s} SpatialTransformer's inference path (fused kernel) "
+              f"{fused:5.2f} (goal <= 1.50: {'met' if fused <= 1.5 else 'NOT met'})")
 
 
 if __name__ == "__main__":

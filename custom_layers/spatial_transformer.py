@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from custom_layers.bilinear_sampler import BilinearSampler
+from custom_layers.native_resampling import NATIVE_TRANSFORMS, native_kernel_usable, resample_native
 from custom_layers.sampling_grid import IDENTITY_PARAMETERS, PARAMETER_COUNTS, SamplingGrid
 
 
@@ -18,6 +19,10 @@ class SpatialTransformer(keras.layers.Layer):
     sampler resamples the image there. The final regression layer starts at
     the identity (zero kernel, identity bias), so a fresh transformer passes
     its input through and learns to transform only what helps the loss.
+    In inference outside XLA, affine and attention transforms are sampled by
+    TF's fused `ImageProjectiveTransformV3` kernel (same values to float
+    rounding, same gradients; see `native_resampling`), elsewhere by
+    `SamplingGrid` and `BilinearSampler`.
 
     Args:
         localization: a Keras layer or model from the images to features
@@ -33,6 +38,9 @@ class SpatialTransformer(keras.layers.Layer):
 
     Call arguments:
         inputs: images, [B, H, W, C].
+        training: whether the call is a training step (passed on to the
+            localisation net; a training step samples with the gathers of
+            `BilinearSampler`, whose gradient it needs).
 
     Returns:
         The transformed images, [B, height, width, C], and with
@@ -102,11 +110,14 @@ class SpatialTransformer(keras.layers.Layer):
         self.regression.build((input_shape[0], flat))
         self.grid.build((input_shape[0], PARAMETER_COUNTS[self.transform]))
 
-    def call(self, images):
-        features = self.localization(images)
+    def call(self, images, training=None):
+        features = self.localization(images, training=training)
         features = ops.reshape(features, (ops.shape(features)[0], -1))
         theta = self.regression(ops.cast(features, self.regression.compute_dtype))
-        transformed = self.sampler([images, self.grid(theta)])
+        if not training and self.transform in NATIVE_TRANSFORMS and native_kernel_usable(self.compute_dtype):
+            transformed = resample_native(images, theta, self.grid, self.sampler)
+        else:
+            transformed = self.sampler([images, self.grid(theta)])
         return (transformed, theta) if self.return_theta else transformed
 
     def compute_output_shape(self, input_shape):

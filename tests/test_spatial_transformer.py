@@ -163,3 +163,52 @@ def test_sampling_grid_layer_harness(transform, count, tmp_path):
         tmp_path=tmp_path,
         mixed_precision_output_dtype="float32",
     )
+
+
+def graph_ops(fn, *args):
+    return {op.type for op in tf.function(fn).get_concrete_function(*args).graph.get_operations()}
+
+
+@pytest.mark.parametrize("transform", ["affine", "attention"])
+@pytest.mark.parametrize("align_corners", [False, True])
+@pytest.mark.parametrize("padding_mode", ["zeros", "border"])
+def test_inference_outside_xla_runs_the_fused_kernel_with_the_samplers_values_and_gradients(
+        transform, align_corners, padding_mode):
+    transformer = SpatialTransformer(localization(), (7, 11), transform, align_corners, padding_mode,
+                                     return_theta=True)
+    images = tf.constant(RNG.random((3, 13, 9, 2)).astype("float32") * 2 - 0.5)
+    transformer(images)
+    transformer.regression.kernel.assign(RNG.normal(size=(8, 3 if transform == "attention" else 6)) * 0.5)
+    assert "ImageProjectiveTransformV3" in graph_ops(transformer, images)
+    assert "ImageProjectiveTransformV3" not in graph_ops(lambda x: transformer(x, training=True), images)
+    (fused, theta), (gathered, theta_too) = transformer(images), transformer(images, training=True)
+    np.testing.assert_array_equal(theta.numpy(), theta_too.numpy())
+    # ours snaps points within 16 float32 epsilons of the size to pixel centres; the kernel does not
+    np.testing.assert_allclose(fused.numpy(), gathered.numpy(), atol=1e-5)
+    xla = tf.function(transformer, jit_compile=True)(images)[0]  # no XLA kernel: the gathers there
+    np.testing.assert_allclose(xla.numpy(), gathered.numpy(), atol=1e-5)
+    weights = tf.constant(RNG.normal(size=fused.shape).astype("float32"))
+    grads = []
+    for training in (None, True):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            loss = tf.reduce_sum(transformer(images, training=training)[0] * weights)
+        grads.append(tape.gradient(loss, [images] + transformer.trainable_weights))
+    for fused_grad, gathered_grad in zip(*grads):
+        np.testing.assert_allclose(fused_grad.numpy(), gathered_grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("transform", ["affine", "attention"])
+@pytest.mark.parametrize("align_corners", [False, True])
+def test_identity_is_exact_at_60x60_in_both_paths(transform, align_corners):
+    images = RNG.random((2, 60, 60, 1)).astype("float32")
+    images[:, :, ::7] = 0.0  # a zero beside a non-zero shows the smallest leak of a neighbour
+    transformer = SpatialTransformer(localization(), (60, 60), transform, align_corners)
+    for training in (None, True):
+        np.testing.assert_array_equal(transformer(images, training=training).numpy(), images)
+
+
+def test_float64_projective_and_tps_keep_the_gather_sampler():
+    for transform, dtype in (("affine", "float64"), ("projective", None), ("tps", None)):
+        transformer = SpatialTransformer(localization(), (6, 5), transform, dtype=dtype)
+        assert "ImageProjectiveTransformV3" not in graph_ops(transformer, IMAGES.astype(dtype or "float32"))
