@@ -191,6 +191,38 @@ def test_beam_width_one_is_greedy_and_wider_beams_run(smoke_model):
                       == convs2s.UNK_ID)
 
 
+@pytest.mark.parametrize("kind", ["convs2s", "gru"])
+def test_decoder_steps_give_the_whole_decoders_logits(kind):
+    keras.utils.set_random_seed(4)
+    sizes = dict(embedding_dim=8, hidden=8, encoder_layers=1, decoder_layers=3, kernel_size=4) \
+        if kind == "convs2s" else BUILDERS[kind][1]["smoke"].model
+    model = BUILDERS[kind][0](**sizes)
+    source = np.pad(_ids(3, 5), [[0, 0], [0, 2]])
+    source[1, 2:] = 0
+    target = np.concatenate([np.full((3, 1), convs2s.START_ID, np.int32), _ids(3, 6)], axis=1)
+    source, target = tf.constant(source), tf.constant(target)
+    encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
+    outputs, sums = encoder(source)
+    whole = decoder({"decoder_input": target, "source": source, "encoder_outputs": outputs,
+                     "encoder_sums": sums})["logits"].numpy()
+    steps = convs2s.decoder_steps(model)
+    state = steps.initial_state(3, sums)
+    for t in range(target.shape[1]):  # past the kernel, so the cache is both read and shifted
+        logits, state = steps.step(target[:, t], t + 1, source != 0, outputs, sums, state)
+        np.testing.assert_allclose(logits.numpy(), whole[:, t], atol=1e-5, err_msg=f"step {t}")
+
+
+@pytest.mark.parametrize("name", ["convs2s_fra", "gru_attention_fra"])
+def test_incremental_beam_search_translates_as_the_whole_decoder_does(name):
+    model = zoo.get(name).load_pretrained()
+    table, _ = convs2s._tables(model)
+    english = tf.constant(list(convs2s.examples()["english"]) + ["Where is the station?"])
+    source = convs2s.source_ids(table, english)
+    for width in (1, 5):
+        whole = convs2s.beam_search(model, source, width, incremental=False).numpy()
+        np.testing.assert_array_equal(convs2s.beam_search(model, source, width).numpy(), whole)
+
+
 def test_tokenizer_and_detokenizer():
     words = convs2s.tokenize(tf.constant(["J'ai faim\u202f!", "Tom, où est-il ?", ""])).to_list()
     assert [[w.decode() for w in row] for row in words] == [

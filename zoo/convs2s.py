@@ -8,7 +8,8 @@ encoder-decoder with additive attention of `copy_chat` without the pointer.
 
 Both read word ids and are split into two nested models, "encoder" and
 "decoder", so that the serving function encodes once and then runs beam
-search (a `tf.while_loop`) over the decoder; it also lower-cases and
+search (a `tf.while_loop`) over the decoder, one word a step with each
+layer's state kept (`decoder_steps`); it also lower-cases and
 splits the English text, looks words up, and joins the French words again,
 all in the graph. The vocabularies are files beside this module, written
 from the training split by `training/tasks/fra_eng.py`.
@@ -252,7 +253,68 @@ def source_ids(table, english):
     return table.lookup(tf.strings.lower(source_words(english), encoding="utf-8"))
 
 
-def beam_search(model, source, beam_width=BEAM_WIDTH, length_penalty=LENGTH_PENALTY, allow_unknown=True):
+class ConvS2SSteps:
+    """`convs2s_fra`'s decoder one word at a time: each causal GLU layer keeps
+    its last `kernel_size - 1` inputs, so a step costs the same at any length
+    (the whole decoder over the prefix costs in proportion to it)."""
+
+    def __init__(self, decoder):
+        self.words, self.positions = decoder.get_layer("target_words"), decoder.get_layer("target_positions")
+        self.into, self.out = decoder.get_layer("decoder_in"), decoder.get_layer("decoder_out")
+        self.max_positions = self.positions.input_dim - 1
+        self.layers = []
+        while any(layer.name == f"decoder_glu_{len(self.layers)}" for layer in decoder.layers):
+            i = len(self.layers)
+            self.layers.append((decoder.get_layer(f"decoder_glu_{i}"), decoder.get_layer(f"attention_{i}")))
+
+    def initial_state(self, batch, encoder_sums):
+        return [tf.zeros([batch, glu.kernel_size - 1, glu.channels], glu.compute_dtype) for glu, _ in self.layers]
+
+    def step(self, word, position, source_mask, encoder_outputs, encoder_sums, state):
+        """Logits [B, V] after `word` [B] at `position` (1 for <s>), and the new state."""
+        g = self.words(word[:, None]) + self.positions(tf.fill(tf.shape(word[:, None]),
+                                                                tf.minimum(position, self.max_positions)))
+        x = self.into(g)
+        new_state = []
+        for (glu, attention), past in zip(self.layers, state):
+            window = tf.concat([past, tf.cast(x, past.dtype)], axis=1)
+            new_state.append(window[:, 1:])
+            conv = glu(window)[:, -1:]  # the last output sees only the window: causal
+            attended, _ = attention([conv, g, encoder_outputs, encoder_sums],
+                                    mask=[None, None, source_mask, source_mask])
+            x = (attended + x) * math.sqrt(0.5)
+        return tf.cast(self.words(self.out(x), reverse=True)[:, 0], tf.float32), new_state
+
+
+class GRUSteps:
+    """`gru_attention_fra`'s decoder one word at a time: the GRU cell's state."""
+
+    def __init__(self, decoder):
+        self.words, self.cell = decoder.get_layer("target_words"), decoder.get_layer("decoder_gru").cell
+        self.attention, self.out = decoder.get_layer("pointer_attention"), decoder.get_layer("output_hidden")
+
+    def initial_state(self, batch, encoder_sums):
+        return [encoder_sums]  # the bridge's first state
+
+    def step(self, word, position, source_mask, encoder_outputs, encoder_sums, state):
+        h, _ = self.cell(self.words(word), state)
+        attention = tf.exp(tf.cast(self.attention([h[:, None], encoder_outputs], mask=[None, source_mask]),
+                                   encoder_outputs.dtype))
+        context = tf.matmul(attention, encoder_outputs)
+        hidden = self.out(tf.concat([h[:, None], tf.cast(context, h.dtype)], axis=-1))
+        return tf.cast(self.words(hidden, reverse=True)[:, 0], tf.float32), [h]
+
+
+def decoder_steps(model):
+    """The one-word-at-a-time decoder of a `convs2s_fra` or `gru_attention_fra` model."""
+    decoder = model.get_layer("decoder")
+    if any(layer.name == "decoder_gru" for layer in decoder.layers):
+        return GRUSteps(decoder)
+    return ConvS2SSteps(decoder)
+
+
+def beam_search(model, source, beam_width=BEAM_WIDTH, length_penalty=LENGTH_PENALTY, allow_unknown=True,
+                incremental=True):
     """Target ids [B, L] (<s> left out, 0 after </s>) of the best hypothesis
     of a beam search over `model`'s decoder, in a `tf.while_loop`.
 
@@ -264,7 +326,10 @@ def beam_search(model, source, beam_width=BEAM_WIDTH, length_penalty=LENGTH_PENA
     its length (</s> counted) ** `length_penalty`. Width 1 is greedy
     decoding. Without `allow_unknown`, `<unk>` is never chosen (on 600
     validation pairs that gave the same BLEU as copying a source word for
-    it, which the serving function does).
+    it, which the serving function does). `incremental` (default) feeds the
+    decoder one word a step and keeps its state (`decoder_steps`); False
+    runs the whole decoder over each prefix, the reference it is tested
+    against.
     """
     encoder, decoder = model.get_layer("encoder"), model.get_layer("decoder")
     batch, k = tf.shape(source)[0], beam_width
@@ -273,9 +338,19 @@ def beam_search(model, source, beam_width=BEAM_WIDTH, length_penalty=LENGTH_PENA
               "encoder_sums": tf.repeat(sums, k, axis=0)}
     real_length = tf.reduce_max(tf.reduce_sum(tf.cast(source != PAD_ID, tf.int32), axis=1))
     steps = tf.minimum(2 * real_length + 4, MAX_TARGET_LENGTH)
+    stepper = decoder_steps(model) if incremental else None
 
-    def body(step, tokens, scores, finished, lengths):
-        logits = decoder({**inputs, "decoder_input": tokens}, training=False)["logits"][:, -1]
+    def reordered(tensor, beam):
+        shape = tf.shape(tensor)
+        picked = tf.gather(tf.reshape(tensor, tf.concat([[batch, k], shape[1:]], 0)), beam, batch_dims=1)
+        return tf.reshape(picked, shape)
+
+    def body(step, tokens, scores, finished, lengths, state):
+        if stepper is None:
+            logits = decoder({**inputs, "decoder_input": tokens}, training=False)["logits"][:, -1]
+        else:
+            logits, state = stepper.step(tokens[:, -1], step + 1, inputs["source"] != PAD_ID,
+                                         inputs["encoder_outputs"], inputs["encoder_sums"], state)
         log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
         size = tf.shape(log_probs)[-1]
         log_probs = tf.reshape(log_probs, [batch, k, size])
@@ -289,18 +364,21 @@ def beam_search(model, source, beam_width=BEAM_WIDTH, length_penalty=LENGTH_PENA
         beam, word = index // size, index % size
         ended = tf.gather(finished, beam, batch_dims=1)
         lengths = tf.gather(lengths, beam, batch_dims=1) + tf.cast(tf.logical_not(ended), tf.int32)
-        tokens = tf.gather(tf.reshape(tokens, [batch, k, -1]), beam, batch_dims=1)
-        tokens = tf.reshape(tf.concat([tokens, word[..., None]], axis=2), [batch * k, -1])
-        return step + 1, tokens, scores, tf.logical_or(ended, tf.equal(word, END_ID)), lengths
+        tokens = tf.reshape(tf.concat([reordered(tokens, beam), tf.reshape(word, [-1, 1])], axis=1),
+                            [batch * k, -1])
+        state = [reordered(s, beam) for s in state]
+        return step + 1, tokens, scores, tf.logical_or(ended, tf.equal(word, END_ID)), lengths, state
 
+    state = stepper.initial_state(batch * k, inputs["encoder_sums"]) if stepper else []
     start = (tf.fill([batch * k, 1], START_ID), tf.tile(tf.constant([[0.0] + [-1e9] * (k - 1)]), [batch, 1]),
-             tf.zeros([batch, k], tf.bool), tf.zeros([batch, k], tf.int32))
-    _, tokens, scores, _, lengths = tf.while_loop(
-        lambda step, tokens, scores, finished, lengths: tf.logical_and(
+             tf.zeros([batch, k], tf.bool), tf.zeros([batch, k], tf.int32), state)
+    _, tokens, scores, _, lengths, _ = tf.while_loop(
+        lambda step, tokens, scores, finished, lengths, state: tf.logical_and(
             step < steps, tf.logical_not(tf.reduce_all(finished))),
         body, (tf.constant(0),) + start,
         shape_invariants=(tf.TensorShape([]), tf.TensorShape([None, None]), tf.TensorShape([None, k]),
-                          tf.TensorShape([None, k]), tf.TensorShape([None, k])))
+                          tf.TensorShape([None, k]), tf.TensorShape([None, k]),
+                          [tf.TensorShape([None]).concatenate(s.shape[1:]) for s in state]))
     normalised = scores / tf.pow(tf.cast(tf.maximum(lengths, 1), tf.float32), length_penalty)
     best = tf.argmax(normalised, axis=1, output_type=tf.int32)
     tokens = tf.gather(tf.reshape(tokens, [batch, k, -1]), best, batch_dims=1)[:, 1:]
