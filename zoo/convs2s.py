@@ -262,10 +262,9 @@ class ConvS2SSteps:
         self.words, self.positions = decoder.get_layer("target_words"), decoder.get_layer("target_positions")
         self.into, self.out = decoder.get_layer("decoder_in"), decoder.get_layer("decoder_out")
         self.max_positions = self.positions.input_dim - 1
-        self.layers = []
-        while any(layer.name == f"decoder_glu_{len(self.layers)}" for layer in decoder.layers):
-            i = len(self.layers)
-            self.layers.append((decoder.get_layer(f"decoder_glu_{i}"), decoder.get_layer(f"attention_{i}")))
+        count = sum(layer.name.startswith("decoder_glu_") for layer in decoder.layers)
+        self.layers = [(decoder.get_layer(f"decoder_glu_{i}"), decoder.get_layer(f"attention_{i}"))
+                       for i in range(count)]
 
     def initial_state(self, batch, encoder_sums):
         return [tf.zeros([batch, glu.kernel_size - 1, glu.channels], glu.compute_dtype) for glu, _ in self.layers]
