@@ -108,12 +108,49 @@ class GLUConv1D(keras.layers.Layer):
         for j in range(self.kernel_size):  # tap j reads x[t + j - before]
             term = ops.matmul(padded[:, j:j + length], kernel[j])
             gates = term if gates is None else gates + term
+        return self._gated(gates, inputs)
+
+    def _gated(self, gates, inputs):
+        """A * sigmoid(B) of the convolution's [A B], plus the bias and the residual."""
         if self.use_bias:
             gates = gates + ops.cast(self.bias, self.compute_dtype)
         outputs = gates[..., :self.channels] * ops.sigmoid(gates[..., self.channels:])
         if self.residual:
             outputs = (outputs + inputs) * math.sqrt(0.5)
         return outputs
+
+    def _check_causal(self, method):
+        if not self.causal:
+            raise ValueError(f"GLUConv1D.{method}: only a causal layer runs a step at a time (this one "
+                             "sees the next inputs too).")
+        if not self.built:
+            raise ValueError(f"GLUConv1D.{method}: build the layer first (call it, or `build((None, None, "
+                             "channels))`): its channels size the cache.")
+
+    def initial_cache(self, batch_size, dtype=None):
+        """Zeros [batch_size, kernel_size - 1, channels]: the padding before the start."""
+        self._check_causal("initial_cache")
+        return ops.zeros((batch_size, self.kernel_size - 1, self.channels), dtype or self.compute_dtype)
+
+    def step(self, x_t, cache):
+        """One time step of a causal layer, in inference (no dropout): `x_t`
+        [B, C] and `cache` [B, K - 1, C] (the last inputs, oldest first) ->
+        (`y_t` [B, C], the next cache). Costs one position, not the window's."""
+        self._check_causal("step")
+        if len(x_t.shape) != 2 or (x_t.shape[-1] is not None and x_t.shape[-1] != self.channels):
+            raise ValueError(f"GLUConv1D.step: `x_t` must be [batch, {self.channels}]; received shape "
+                             f"{tuple(x_t.shape)}.")
+        if len(cache.shape) != 3 or (cache.shape[1] is not None and cache.shape[1] != self.kernel_size - 1):
+            raise ValueError(f"GLUConv1D.step: `cache` must be [batch, {self.kernel_size - 1}, {self.channels}] "
+                             f"(the last kernel_size - 1 inputs); received shape {tuple(cache.shape)}.")
+        x_t = ops.cast(x_t, self.compute_dtype)
+        window = ops.concatenate([ops.cast(cache, self.compute_dtype), x_t[:, None]], axis=1)
+        kernel = ops.cast(self.kernel, self.compute_dtype)
+        gates = None
+        for j in range(self.kernel_size):
+            term = ops.matmul(window[:, j], kernel[j])
+            gates = term if gates is None else gates + term
+        return self._gated(gates, x_t), window[:, 1:]
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

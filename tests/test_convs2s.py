@@ -84,6 +84,24 @@ def test_causal_glu_is_causal():
         assert not np.allclose(before[:, t0:], after[:, t0:])
 
 
+@pytest.mark.parametrize("kernel_size,residual", [(1, True), (3, False), (4, True)])
+def test_causal_glu_steps_give_its_outputs(kernel_size, residual):
+    layer = GLUConv1D(kernel_size, causal=True, residual=residual)
+    x = RNG.normal(size=(2, 7, 4)).astype("float32")
+    whole = layer(x).numpy()
+    cache = layer.initial_cache(2)
+    assert cache.shape == (2, kernel_size - 1, 4)
+    for t in range(7):
+        y, cache = tf.function(layer.step)(x[:, t], cache)
+        np.testing.assert_allclose(y.numpy(), whole[:, t], atol=1e-5, err_msg=f"step {t}")
+    with pytest.raises(ValueError, match="`cache` must be \\[batch, "):
+        layer.step(x[:, 0], np.zeros((2, kernel_size + 1, 4), "float32"))
+    with pytest.raises(ValueError, match="only a causal layer"):
+        GLUConv1D(3).initial_cache(2)
+    with pytest.raises(ValueError, match="build the layer first"):
+        GLUConv1D(3, causal=True).initial_cache(2)
+
+
 def test_non_causal_glu_sees_the_next_input_and_ignores_padding():
     layer = GLUConv1D(3)
     x = RNG.normal(size=(1, 6, 4)).astype("float32")

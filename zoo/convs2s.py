@@ -267,7 +267,7 @@ class ConvS2SSteps:
                        for i in range(count)]
 
     def initial_state(self, batch, encoder_sums):
-        return [tf.zeros([batch, glu.kernel_size - 1, glu.channels], glu.compute_dtype) for glu, _ in self.layers]
+        return [glu.initial_cache(batch) for glu, _ in self.layers]
 
     def step(self, word, position, source_mask, encoder_outputs, encoder_sums, state):
         """Logits [B, V] after `word` [B] at `position` (1 for <s>), and the new state."""
@@ -275,11 +275,10 @@ class ConvS2SSteps:
                                                                 tf.minimum(position, self.max_positions)))
         x = self.into(g)
         new_state = []
-        for (glu, attention), past in zip(self.layers, state):
-            window = tf.concat([past, tf.cast(x, past.dtype)], axis=1)
-            new_state.append(window[:, 1:])
-            conv = glu(window)[:, -1:]  # the last output sees only the window: causal
-            attended, _ = attention([conv, g, encoder_outputs, encoder_sums],
+        for (glu, attention), cache in zip(self.layers, state):
+            conv, cache = glu.step(x[:, 0], cache)
+            new_state.append(cache)
+            attended, _ = attention([conv[:, None], g, encoder_outputs, encoder_sums],
                                     mask=[None, None, source_mask, source_mask])
             x = (attended + x) * math.sqrt(0.5)
         return tf.cast(self.words(self.out(x), reverse=True)[:, 0], tf.float32), new_state
