@@ -12,11 +12,11 @@ equal work, not equal results); "native" is
 compile with XLA; "fused" is what `SpatialTransformer` runs in inference
 outside XLA for an affine theta (`resample_native`: that same kernel, its
 pixel map composed from theta; forward without XLA only); "grid" is
-`SamplingGrid` alone, part of both "ours" and "peer"; "gather" and "patch" are the fetches of a sampler alone, without
-its arithmetic (`fetch_floors`): the grid, and four gathers of one pixel
-per point or one gather of each point's 2x2 patch, their indices computed
-beforehand. Forward,
-and forward + backward (gradients to the image and to theta), at
+`SamplingGrid` alone, part of both "ours" and "peer"; "gather" and
+"patch" are the fetches of a sampler alone, without its arithmetic
+(`fetch_floors`): the grid, and four gathers of one pixel per point or one
+gather of each point's 2x2 patch, their indices computed beforehand.
+Forward, and forward + backward (gradients to the image and to theta), at
 64x60x60 -> 60x60 and 256x42x42 -> 42x42, one channel.
 Every path of a case is timed in one loop: each repeat runs each path once,
 in an order rotated by one per repeat, and waits for its result

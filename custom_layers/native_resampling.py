@@ -69,8 +69,10 @@ def resample_native(images, theta, grid, sampler):
 
     `grid` is an affine or attention `SamplingGrid` and `sampler` a
     `BilinearSampler` with the same `align_corners`; the values agree with
-    theirs to float rounding (the identity exactly), and the gradients, to
-    the images and to theta, are theirs: recomputed through them.
+    theirs to float rounding, except that the sampler moves points within
+    16 float32 epsilons of the image size onto pixel centres and the kernel
+    does not (the identity is exact in both); the gradients, to the images
+    and to theta, are theirs: recomputed through them.
     """
     import tensorflow as tf  # the kernel is a TensorFlow op
 
